@@ -62,7 +62,9 @@ def kernel_key(seed: SeedLike) -> np.uint64:
 
 def fresh_seed() -> int:
     """A new random seed to record when the user gave none."""
-    return int(np.random.SeedSequence().entropy % (2**63))
+    entropy = np.random.SeedSequence().entropy
+    assert isinstance(entropy, int)
+    return entropy % (2**63)
 
 
 def torch_generator(seed: SeedLike, device: str | None = None):  # -> torch.Generator

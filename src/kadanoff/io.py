@@ -105,7 +105,7 @@ def write_npz(
     payload["meta"] = np.array(to_json(dict(meta)))
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, **payload)
+            np.savez(f, **payload)  # type: ignore[arg-type]
     return path
 
 
