@@ -1,0 +1,377 @@
+"""Coupling operators ``T(v, h)`` of the variational RG (MS 6-9, theory.md sections 2 and 4).
+
+An operator evaluates the log-weight ``T(v, h)`` on batches of ±1 spins: ``v`` of shape
+``(..., n_visible)`` (fine spins, flat, lattice row-major) and ``h`` of shape
+``(..., n_hidden)`` (coarse spins, flat, coarse lattice row-major); the batch axes
+broadcast. Forbidden pairs have ``T = -inf``. The renormalized Hamiltonian is
+``exp(-H^RG(h)) = Tr_v exp(T(v, h) - H(v))`` (MS 6) and the step is exact when
+``Tr_h exp(T(v, h)) = 1`` for every ``v`` (trace condition, MS 9).
+
+Kernels
+-------
+- :class:`Decimation`: ``h_i`` copies one chosen spin of block ``i``.
+- :class:`MajorityRule`: ``h_i = sign(sum of block i)``; ties (even blocks only) go to the
+  block's first spin (``tie="first"``, deterministic) or to ±1 with probability 1/2 each
+  (``tie="random"``, then ``T = ln 1/2`` for both values on a tied block).
+- :class:`SoftKernel`: ``T = sum_i [lambda h_i s_i(v) - ln 2cosh(lambda s_i(v))]`` for a
+  block statistic ``s_i``; ``lambda -> infinity`` gives the hard rule.
+- :class:`MachineOperator`: ``T = -E(v, h) + H(v)`` from a (restricted or general)
+  Boltzmann machine and a Hamiltonian (MS 18).
+- :class:`TableOperator`: any ``T`` given as a table over all ``(v, h)`` (counterexamples).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .._rng import SeedLike, make_rng
+from ..lattice import Chain, SquareLattice
+from ..spins import all_states, check_spins
+from ._common import (
+    HamiltonianLike,
+    as_energy_function,
+    energy_table,
+    log_two_state_sum,
+    logsumexp,
+    spins_to_units,
+)
+from .machines import GeneralBoltzmannMachine
+
+__all__ = [
+    "CouplingOperator",
+    "Decimation",
+    "MajorityRule",
+    "SoftKernel",
+    "MachineOperator",
+    "TableOperator",
+]
+
+LatticeLike = Chain | SquareLattice | int
+
+
+class CouplingOperator:
+    """Base class of coupling operators ``T(v, h)`` (MS 6).
+
+    Subclasses set ``n_visible``, ``n_hidden`` and implement :meth:`log_weight`.
+    ``coarse_shape`` is the shape coarse configurations take (default ``(n_hidden,)``).
+    """
+
+    n_visible: int
+    n_hidden: int
+    coarse_shape: tuple[int, ...]
+
+    def log_weight(self, v: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """``T(v, h)`` (MS 6) for broadcasting batches ``(..., nv)``, ``(..., nh) -> (...)``."""
+        raise NotImplementedError
+
+    def log_weight_table(self, v: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """``T`` for every pair of rows: ``v (n_a, nv)``, ``h (n_b, nh) -> (n_a, n_b)`` (MS 6)."""
+        v = np.asarray(v)
+        h = np.asarray(h)
+        return self.log_weight(v[:, None, :], h[None, :, :])
+
+    def sample_hidden(self, v: np.ndarray, *, seed: SeedLike) -> np.ndarray:
+        """Draw ``h`` with probability ``exp(T(v, h)) / Tr_h exp(T(v, h))`` (MS 9).
+
+        When the trace condition holds this is ``exp(T(v, h))`` itself.
+        ``v (..., nv) -> h (..., nh)``, int8 spins. The default enumerates the coarse states
+        (at most 16 hidden spins); the block kernels override it with a factorized sampler.
+        """
+        if self.n_hidden > 16:
+            raise ValueError(
+                f"exact sampling by enumeration needs n_hidden <= 16, got {self.n_hidden}"
+            )
+        v = check_spins(v, "v")
+        flat = v.reshape(-1, self.n_visible)
+        hs = all_states(self.n_hidden)
+        logp = self.log_weight_table(flat, hs)
+        logp = logp - logsumexp(logp, axis=1)[:, None]
+        cdf = np.cumsum(np.exp(logp), axis=1)
+        u = make_rng(seed).random(len(flat)) * cdf[:, -1]
+        idx = np.minimum((cdf < u[:, None]).sum(1), len(hs) - 1)
+        return hs[idx].reshape(v.shape[:-1] + (self.n_hidden,))
+
+    def _check(self, v: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        v = np.asarray(v)
+        h = np.asarray(h)
+        if v.shape[-1] != self.n_visible or h.shape[-1] != self.n_hidden:
+            raise ValueError(
+                f"{type(self).__name__} expects v (..., {self.n_visible}) and "
+                f"h (..., {self.n_hidden}) flat spins; got {v.shape} and {h.shape}"
+            )
+        return v, h
+
+
+def _blocks_of(lattice: LatticeLike, b: int) -> tuple[np.ndarray, int, tuple[int, ...]]:
+    if isinstance(lattice, (int, np.integer)) and not isinstance(lattice, bool):
+        lattice = Chain(int(lattice))
+    if isinstance(lattice, Chain):
+        blocks = lattice.blocks(b)
+        return blocks, lattice.n_sites, (lattice.n // b,)
+    if isinstance(lattice, SquareLattice):
+        blocks = lattice.blocks(b)
+        return blocks, lattice.n_sites, (lattice.L // b, lattice.L // b)
+    raise TypeError(
+        f"lattice must be a Chain, a SquareLattice or an int (ring length); got {lattice!r}"
+    )
+
+
+class _BlockOperator(CouplingOperator):
+    """Shared set-up: one coarse spin per block of fine spins."""
+
+    def __init__(self, lattice: LatticeLike, b: int) -> None:
+        self.blocks, self.n_visible, self.coarse_shape = _blocks_of(lattice, b)
+        self.n_hidden = len(self.blocks)
+        self.b = int(b)
+
+    def _block_spins(self, v: np.ndarray) -> np.ndarray:
+        """``(..., nv) -> (..., n_blocks, block size)``."""
+        return np.asarray(v)[..., self.blocks]
+
+
+class Decimation(_BlockOperator):
+    """Decimation: ``h_i`` equals spin ``site`` of block ``i`` (theory.md section 2).
+
+    ``T(v, h) = sum_i ln delta(h_i, v_{block_i[site]})`` (0 or ``-inf``); satisfies the
+    trace condition (MS 9) exactly. For a chain with ``b = 2`` this keeps the even sites.
+
+    Parameters
+    ----------
+    lattice : Chain, SquareLattice or int (ring length)
+    b : int
+        Block size (``b`` sites on a chain, ``b x b`` on the square lattice).
+    site : int
+        Position of the kept spin within the block (row-major in the block).
+    """
+
+    def __init__(self, lattice: LatticeLike, b: int, *, site: int = 0) -> None:
+        super().__init__(lattice, b)
+        if not 0 <= site < self.blocks.shape[1]:
+            raise ValueError(f"site must be in [0, {self.blocks.shape[1]}), got {site}")
+        self.site = int(site)
+
+    def coarse(self, v: np.ndarray) -> np.ndarray:
+        """The decimated spins ``(..., nv) -> (..., nh)`` (theory.md section 2)."""
+        return np.asarray(v)[..., self.blocks[:, self.site]].astype(np.int8)
+
+    def log_weight(self, v: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """``T(v, h)``: 0 when every ``h_i`` copies its spin, else ``-inf`` (MS 6)."""
+        v, h = self._check(v, h)
+        ok = np.all(np.asarray(h) == self.coarse(v), axis=-1)
+        return np.where(ok, 0.0, -np.inf)
+
+    def sample_hidden(self, v: np.ndarray, *, seed: SeedLike = None) -> np.ndarray:
+        """Deterministic: the decimated spins (``seed`` unused), int8 (MS 9)."""
+        return self.coarse(check_spins(v, "v"))
+
+
+class MajorityRule(_BlockOperator):
+    """Kadanoff's majority rule on blocks (theory.md section 2).
+
+    ``h_i = sign(sum_{k in block i} v_k)``. Ties (possible only for even block sizes):
+
+    - ``tie="first"`` (default): ``h_i`` is the block's first spin (top-left for ``b x b``),
+      deterministic; keeps the spin-flip symmetry;
+    - ``tie="random"``: ``h_i = ±1`` with probability 1/2 each (``T = ln 1/2`` on the block).
+
+    Either way ``Tr_h exp(T) = 1`` for every ``v`` (MS 9).
+    """
+
+    def __init__(self, lattice: LatticeLike, b: int, *, tie: str = "first") -> None:
+        super().__init__(lattice, b)
+        if tie not in ("first", "random"):
+            raise ValueError(f"tie must be 'first' or 'random', got {tie!r}")
+        self.tie = tie
+
+    def block_sums(self, v: np.ndarray) -> np.ndarray:
+        """Block sums ``(..., nv) -> (..., nh)``, int64 (the majority statistic, theory.md 2)."""
+        return self._block_spins(v).astype(np.int64).sum(-1)
+
+    def coarse(self, v: np.ndarray) -> np.ndarray:
+        """Majority spins with ties to the first spin, ``(..., nv) -> (..., nh)`` int8 (MS 6)."""
+        v = np.asarray(v)
+        s = self.block_sums(v)
+        first = v[..., self.blocks[:, 0]]
+        return np.where(s > 0, 1, np.where(s < 0, -1, first)).astype(np.int8)
+
+    def log_weight(self, v: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """``T(v, h)``: 0 / ``-inf`` per block, ``ln 1/2`` on random ties (MS 6)."""
+        v, h = self._check(v, h)
+        s = self.block_sums(v)
+        if self.tie == "first":
+            ok = np.all(h == self.coarse(v), axis=-1)
+            return np.where(ok, 0.0, -np.inf)
+        ok = np.all((s == 0) | (np.sign(s) == h), axis=-1)
+        n_ties = np.sum(s == 0, axis=-1)
+        return np.where(ok, -np.log(2.0) * n_ties, -np.inf)
+
+    def sample_hidden(self, v: np.ndarray, *, seed: SeedLike = None) -> np.ndarray:
+        """Block spins ``(..., nv) -> (..., nh)`` int8 (MS 9); ``seed`` serves random ties."""
+        v = check_spins(v, "v")
+        h = self.coarse(v)
+        if self.tie == "random":
+            ties = self.block_sums(v) == 0
+            if np.any(ties):
+                rnd = 2 * make_rng(seed).integers(0, 2, size=h.shape, dtype=np.int8) - 1
+                h = np.where(ties, rnd, h).astype(np.int8)
+        return h
+
+
+_STATISTICS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "sum": lambda blk: blk.sum(-1),
+    "mean": lambda blk: blk.mean(-1),
+    "first": lambda blk: blk[..., 0],
+}
+
+
+class SoftKernel(_BlockOperator):
+    """The soft kernel ``T = sum_i [lambda h_i s_i(v) - ln 2cosh(lambda s_i(v))]``.
+
+    Satisfies the trace condition (MS 9) for every ``lambda``; each ``h_i`` is +1 with
+    probability ``sigmoid(2 lambda s_i)`` (theory.md sections 2 and 5(b)).
+
+    Parameters
+    ----------
+    lattice : Chain, SquareLattice or int (ring length)
+    b : int
+        Block size.
+    lam : float
+        The variational parameter ``lambda`` (finite).
+    statistic : {"sum", "mean", "first"} or callable
+        ``s_i(v)`` from the block spins ``(..., n_blocks, block size) -> (..., n_blocks)``.
+        ``"first"`` with ``b = 2`` on a chain is the soft decimation kernel of 5(b).
+    """
+
+    def __init__(
+        self,
+        lattice: LatticeLike,
+        b: int,
+        lam: float,
+        *,
+        statistic: str | Callable[[np.ndarray], np.ndarray] = "sum",
+    ) -> None:
+        super().__init__(lattice, b)
+        lam = float(lam)
+        if not np.isfinite(lam):
+            raise ValueError(
+                f"lam must be finite (use Decimation/MajorityRule for the hard rule), got {lam}"
+            )
+        self.lam = lam
+        if isinstance(statistic, str):
+            if statistic not in _STATISTICS:
+                raise ValueError(f"statistic must be one of {sorted(_STATISTICS)} or a callable")
+            self.statistic_name = statistic
+            self._stat = _STATISTICS[statistic]
+        elif callable(statistic):
+            self.statistic_name = getattr(statistic, "__name__", "custom")
+            self._stat = statistic
+        else:
+            raise TypeError("statistic must be a name or a callable")
+
+    def statistic(self, v: np.ndarray) -> np.ndarray:
+        """The block statistic ``s_i(v)`` (theory.md 2), ``(..., nv) -> (..., nh)`` float64."""
+        return np.asarray(self._stat(self._block_spins(v).astype(np.float64)), dtype=np.float64)
+
+    def log_weight(self, v: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """``T(v, h) = sum_i [lambda h_i s_i - ln 2cosh(lambda s_i)]`` (theory.md section 2)."""
+        v, h = self._check(v, h)
+        x = self.lam * self.statistic(v)
+        return np.sum(x * h - log_two_state_sum(x, "spin"), axis=-1)
+
+    def up_probability(self, v: np.ndarray) -> np.ndarray:
+        """``p(h_i = +1 | v) = sigmoid(2 lambda s_i(v))``, ``(..., nv) -> (..., nh)`` (MS 9)."""
+        return 0.5 * (1.0 + np.tanh(self.lam * self.statistic(v)))
+
+    def sample_hidden(self, v: np.ndarray, *, seed: SeedLike) -> np.ndarray:
+        """Draw ``h ~ exp(T(v, .))`` independently per block, int8 (MS 9)."""
+        p = self.up_probability(check_spins(v, "v"))
+        u = make_rng(seed).random(p.shape)
+        return np.where(u < p, 1, -1).astype(np.int8)
+
+
+class MachineOperator(CouplingOperator):
+    """``T(v, h) = -E(v, h) + H(v)`` from a Boltzmann machine and a Hamiltonian (MS 18).
+
+    Parameters
+    ----------
+    machine : GeneralBoltzmannMachine or RBM-like
+        Any object with ``.weights``, ``.visible_bias``, ``.hidden_bias`` (torch or numpy)
+        and ``.units`` is converted to a float64 :class:`GeneralBoltzmannMachine`.
+    hamiltonian : callable, table or model
+        ``H(v)`` on flat ±1 spins, a table of ``2**nv`` energies, or an ``IsingModel``.
+    match_normalization : bool
+        Shift the machine's energy constant so that ``Z_lambda = Tr_v exp(-H)`` (by
+        enumeration of ``v``); then the trace condition holds exactly when KL = 0
+        (theory.md section 4). The shifted machine is ``self.machine``.
+
+    Notes
+    -----
+    ``v`` and ``h`` are always ±1 spins; for binary machines they are evaluated at the
+    unit values ``(s + 1) / 2``.
+    """
+
+    def __init__(
+        self, machine: Any, hamiltonian: HamiltonianLike, *, match_normalization: bool = False
+    ) -> None:
+        if not isinstance(machine, GeneralBoltzmannMachine):
+            machine = GeneralBoltzmannMachine.from_rbm(machine)
+        self.n_visible = machine.n_visible
+        self.n_hidden = machine.n_hidden
+        self.coarse_shape = (self.n_hidden,)
+        self.hamiltonian = hamiltonian
+        self._H = as_energy_function(hamiltonian, self.n_visible)
+        if match_normalization:
+            log_z_h = float(logsumexp(-energy_table(hamiltonian, self.n_visible)))
+            machine = machine.with_offset(machine.offset + machine.log_partition() - log_z_h)
+        self.machine = machine
+
+    def log_weight(self, v: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """``T(v, h) = -E(v, h) + H(v)`` (MS 18), broadcasting batches of ±1 spins."""
+        v, h = self._check(v, h)
+        u = self.machine.units
+        return -self.machine.energy(spins_to_units(v, u), spins_to_units(h, u)) + self._H(v)
+
+    def log_weight_table(self, v: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """``T`` for every pair of rows, ``(n_a, nv), (n_b, nh) -> (n_a, n_b)`` (MS 18)."""
+        u = self.machine.units
+        e = self.machine.energy_table(spins_to_units(v, u), spins_to_units(h, u))
+        return self._H(np.asarray(v))[:, None] - e
+
+    def sample_hidden(self, v: np.ndarray, *, seed: SeedLike) -> np.ndarray:
+        """Draw ``h ~ p_lambda(h | v)`` (MS 18-22), int8 spins; factorized when ``J = 0``."""
+        m = self.machine
+        if np.any(m.hidden_couplings):
+            return super().sample_hidden(v, seed=seed)
+        v = check_spins(v, "v")
+        p = m.hidden_up_probability(spins_to_units(v, m.units))
+        u = make_rng(seed).random(p.shape)
+        return np.where(u < p, 1, -1).astype(np.int8)
+
+
+class TableOperator(CouplingOperator):
+    """Any operator given as a table ``T[v_index, h_index]`` of shape ``(2^nv, 2^nh)`` (MS 6).
+
+    Indices follow :func:`kadanoff.spins.all_states`. Useful for counterexamples such as
+    Lin, Tegmark & Rolnick's (equal free energies without the trace condition).
+    """
+
+    def __init__(self, table: np.ndarray) -> None:
+        t = np.array(table, dtype=np.float64)
+        if t.ndim != 2:
+            raise ValueError(f"table must be 2D (2^nv, 2^nh), got shape {t.shape}")
+        nv, nh = (int(np.log2(s)) for s in t.shape)
+        if t.shape != (2**nv, 2**nh):
+            raise ValueError(f"table dimensions must be powers of two, got {t.shape}")
+        self.table = t
+        self.n_visible, self.n_hidden = nv, nh
+        self.coarse_shape = (nh,)
+
+    def log_weight(self, v: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """``T(v, h)`` looked up in the table (MS 6)."""
+        from ..spins import state_index
+
+        v, h = self._check(v, h)
+        return self.table[state_index(v), state_index(h)]
