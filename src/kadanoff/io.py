@@ -159,9 +159,11 @@ def environment_info() -> dict[str, Any]:
         "numpy": np.__version__,
         "git_commit": git_commit(),
     }
-    for mod in ("scipy", "numba", "torch"):
+    from importlib.metadata import PackageNotFoundError, version
+
+    for mod in ("scipy", "numba", "torch"):  # metadata only: importing torch costs seconds
         try:
-            info[mod] = __import__(mod).__version__
-        except Exception:  # pragma: no cover - optional at runtime
+            info[mod] = version(mod)
+        except PackageNotFoundError:  # pragma: no cover - optional at runtime
             info[mod] = None
     return info

@@ -27,8 +27,8 @@ def _fields(r: np.ndarray, L: int) -> np.ndarray:
 
 
 def field_centres(r: np.ndarray, L: int) -> np.ndarray:
-    """Centre ``(x, y)`` of each field ``|r_j|`` (circular mean on the torus), ``(n, 2)``."""
-    w = np.abs(_fields(r, L))
+    """Centre ``(x, y)`` of each field, the circular mean of ``r_j^2`` on the torus, ``(n, 2)``."""
+    w = _fields(r, L) ** 2
     theta = 2 * np.pi * np.arange(L) / L
     out = np.empty((len(w), 2))
     for axis in (0, 1):
@@ -44,12 +44,13 @@ def _torus_delta(a: np.ndarray, L: int) -> np.ndarray:
 
 
 def radius_of_gyration(r: np.ndarray, L: int) -> np.ndarray:
-    """``R_g = sqrt(sum |r| d^2 / sum |r|)`` about each field's centre, ``(n_units,)``.
+    """``R_g = sqrt(sum r^2 d^2 / sum r^2)`` about each field's centre, ``(n_units,)``.
 
-    ``d`` is the minimal-image distance on the torus. A single site gives 0; a uniform field gives
-    ``L / sqrt 6`` (about 0.41 L).
+    ``d`` is the minimal-image distance on the torus. Weighting by ``r^2`` (as the participation
+    ratio does) keeps a weak noisy background from dominating. A single site gives 0; a uniform
+    field gives ``L / sqrt 6`` (about 0.41 L).
     """
-    w = np.abs(_fields(r, L))
+    w = _fields(r, L) ** 2
     c = field_centres(r, L)
     x = np.arange(L, dtype=np.float64)
     dx = _torus_delta(x[None, :] - c[:, 0:1], L)  # (n, L)

@@ -44,9 +44,16 @@ __all__ = [
 
 
 def log_cosh(x: Any) -> Any:
-    """``ln cosh x`` without overflow (helper for (MS section IV) / theory.md 5)."""
+    """``ln cosh x`` without overflow, accurate to rounding for small and large ``|x|``
+    (helper for (MS section IV) / theory.md 5): ``log1p(2 sinh^2(x/2))`` below 1, else
+    ``|x| + log1p(exp(-2|x|)) - ln 2``."""
     a = np.abs(np.asarray(x, dtype=np.float64))
-    return a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0)
+    small = np.minimum(a, 1.0)
+    return np.where(
+        a < 1.0,
+        np.log1p(2.0 * np.sinh(0.5 * small) ** 2),
+        a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0),
+    )
 
 
 def decimated_coupling(K: Any) -> Any:

@@ -1,0 +1,544 @@
+"""Local Ising samplers: checkerboard Metropolis and heat-bath, compiled with Numba.
+
+One sweep updates every spin once (theory.md section 1: weight ``exp(-H)``,
+``H = -K sum_<ij> v_i v_j - field sum_i v_i``). Flipping spin ``s`` with local field
+``l = K * (sum of neighbours) + field`` changes ``H`` by ``2 s l``:
+
+* Metropolis flips with probability ``min(1, exp(-2 s l))``;
+* heat-bath draws the spin from its conditional, ``p(+1) = 1 / (1 + exp(-2 l))``, i.e.
+  flips with probability ``1 / (1 + exp(2 s l))``.
+
+Update order (both rules)
+-------------------------
+* Even 2D torus, ring of even length, any open chain: **checkerboard** - first every
+  site of colour 0 (``(x + y) % 2 == 0``; even sites of a chain), then colour 1. Sites of
+  one colour do not interact, so a half-sweep is a product of commuting single-site
+  updates and is done in parallel.
+* Odd 2D torus and ring of odd length (no consistent two-colouring): a **sequential**
+  typewriter sweep over the sites in row-major order. Slower, but exact on 3 x 3.
+
+Random numbers
+--------------
+Counter-based: the uniform 32-bit number used to update site ``(x, y)`` of chain ``b``
+in sweep ``t`` is a hash of ``(key, b, t, x, y)`` with ``key = kernel_key(seed)``
+(splitmix64 for a per-chain key and a per-row seed, then two rounds of the
+``lowbias32`` integer hash for the site). Every update consumes its own number, so the
+result does not depend on the thread count or the work split, and chain ``b`` evolves
+the same whatever other chains run beside it (a leading sub-batch reproduces the first
+chains bit for bit). Flip probabilities are quantized to multiples of ``2**-32`` (see
+:func:`flip_thresholds`), the only approximation.
+
+Performance
+-----------
+Even 2D tori use a packed layout ``(B, L, 2, L/2 + 2)`` (the two column parities of a
+row apart, plus periodic ghost cells), so a half-sweep of one row is a contiguous,
+branch-free loop that LLVM vectorizes with 8 x 32-bit lanes (AVX2): int8 spins, the
+hash written as 32-bit LLVM IR, flip thresholds chosen by selects instead of a table
+gather. Work items are whole chains (all sweeps inside, no synchronization) or, for fewer
+chains than threads, ``(chain, row)`` pairs per half-sweep. Everything is compiled with
+``cache=True``: the first call in a fresh environment compiles for a few seconds, later
+processes load the cache.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
+
+from ..._rng import SeedLike, kernel_key
+from ...lattice import Chain, SquareLattice
+from ..model import IsingModel
+from .base import Sampler, SweepInfo
+
+__all__ = [
+    "MetropolisSampler",
+    "HeatBathSampler",
+    "LocalSampler",
+    "flip_probabilities",
+    "flip_thresholds",
+    "realized_flip_probabilities",
+    "update_order",
+    "counter_uniform32",
+    "RULES",
+]
+
+RULES = ("metropolis", "heatbath")
+
+_M32 = np.uint64(0xFFFFFFFF)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_C1 = np.uint64(0xBF58476D1CE4E5B9)
+_C2 = np.uint64(0x94D049BB133111EB)
+_CHAIN_SALT = np.uint64(0xD1B54A32D192ED03)
+_U32 = np.uint32
+_I32 = np.int32
+_U64 = np.uint64
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S32 = np.uint64(32)
+#: Width of the threshold table: neighbour sums -4..4 for each of the two spin values.
+_NB_OFFSET = 4
+_TABLE_STRIDE = 9
+
+
+# --------------------------------------------------------------------------------------
+# Counter-based RNG
+# --------------------------------------------------------------------------------------
+
+
+@njit(inline="always", cache=True)
+def _mix64(z):
+    """splitmix64 finalizer (a bijection of uint64)."""
+    z = (z ^ (z >> _S30)) * _C1
+    z = (z ^ (z >> _S27)) * _C2
+    return z ^ (z >> _S31)
+
+
+@njit(inline="always", cache=True)
+def _chain_key(key, b):
+    return _mix64(key ^ _mix64(np.uint64(b) * _CHAIN_SALT + _GOLDEN))
+
+
+@njit(inline="always", cache=True)
+def _row_seed(chain_key, t, x, n_rows):
+    """Seed of row ``x`` in sweep ``t``: the splitmix64 stream of the chain key."""
+    return _mix64(chain_key + (np.uint64(t) * np.uint64(n_rows) + np.uint64(x + 1)) * _GOLDEN)
+
+
+def _lowbias32_ir(builder, x):
+    """Chris Wellons' ``lowbias32`` integer hash (a bijection of uint32), as LLVM IR."""
+    i32 = ir.IntType(32)
+    x = builder.xor(x, builder.lshr(x, ir.Constant(i32, 16)))
+    x = builder.mul(x, ir.Constant(i32, 0x7FEB352D))
+    x = builder.xor(x, builder.lshr(x, ir.Constant(i32, 15)))
+    x = builder.mul(x, ir.Constant(i32, 0x846CA68B))
+    return builder.xor(x, builder.lshr(x, ir.Constant(i32, 16)))
+
+
+@intrinsic
+def _hash32(typingctx, lo, hi, y):
+    """``lowbias32(lowbias32(lo + y) ^ hi)`` on uint32.
+
+    Written as IR because Numba widens uint32 arithmetic to 64 bits, which keeps LLVM
+    from vectorizing with 8 x 32-bit lanes.
+    """
+    sig = types.uint32(types.uint32, types.uint32, types.uint32)
+
+    def codegen(context, builder, signature, args):
+        lo_, hi_, y_ = args
+        inner = _lowbias32_ir(builder, builder.add(lo_, y_))
+        return _lowbias32_ir(builder, builder.xor(inner, hi_))
+
+    return sig, codegen
+
+
+@njit(inline="always", cache=True)
+def _site_u32(lo, hi, y):
+    """Uniform uint32 for column ``y`` of a row whose 64-bit seed is ``hi:lo`` (uint32 each)."""
+    return _hash32(_U32(lo), _U32(hi), _U32(y))
+
+
+@njit(inline="always", cache=True)
+def _split(seed):
+    return _U32(seed & _M32), _U32(seed >> _S32)
+
+
+@njit(cache=True)
+def _uniform_grid(key, chains, sweeps, rows, cols, n_rows):
+    out = np.empty((chains.size, sweeps.size, rows.size, cols.size), dtype=np.uint32)
+    for a in range(chains.size):
+        ck = _chain_key(key, chains[a])
+        for c in range(sweeps.size):
+            for d in range(rows.size):
+                lo, hi = _split(_row_seed(ck, sweeps[c], rows[d], n_rows))
+                for e in range(cols.size):
+                    out[a, c, d, e] = _site_u32(lo, hi, cols[e])
+    return out
+
+
+def counter_uniform32(
+    key: int | np.uint64,
+    chains: np.ndarray,
+    sweeps: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    n_rows: int,
+) -> np.ndarray:
+    """The kernels' random numbers, for testing the hash.
+
+    Returns the uint32 used for site ``(row, col)`` of chain ``chain`` in sweep ``sweep``
+    of a lattice with ``n_rows`` rows (1 for a chain), shape
+    ``(len(chains), len(sweeps), len(rows), len(cols))``.
+    """
+    as64 = lambda a: np.ascontiguousarray(np.atleast_1d(a), dtype=np.int64)
+    return _uniform_grid(
+        np.uint64(key), as64(chains), as64(sweeps), as64(rows), as64(cols), int(n_rows)
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Flip probabilities
+# --------------------------------------------------------------------------------------
+
+
+def _check_rule(rule: str) -> str:
+    if rule not in RULES:
+        raise ValueError(f"unknown update rule {rule!r}: use one of {RULES}")
+    return rule
+
+
+def flip_probabilities(K: float, field: float, rule: str) -> np.ndarray:
+    """Probability to flip spin ``s`` with neighbour sum ``n``, shape ``(2, 9)``.
+
+    Row 0 is ``s = -1``, row 1 ``s = +1``; column ``n + 4`` for ``n = -4..4``.
+    Metropolis: ``min(1, exp(-2 s (K n + field)))``; heat-bath:
+    ``1 / (1 + exp(2 s (K n + field)))`` (float64).
+    """
+    _check_rule(rule)
+    p = np.empty((2, _TABLE_STRIDE))
+    for row, s in enumerate((-1, 1)):
+        for n in range(-_NB_OFFSET, _NB_OFFSET + 1):
+            dh = 2.0 * s * (K * n + field)  # H(flipped) - H(current)
+            if rule == "metropolis":
+                p[row, n + _NB_OFFSET] = 1.0 if dh <= 0 else math.exp(-dh)
+            elif dh >= 0:
+                p[row, n + _NB_OFFSET] = math.exp(-dh) / (1.0 + math.exp(-dh))
+            else:
+                p[row, n + _NB_OFFSET] = 1.0 / (1.0 + math.exp(dh))
+    return p
+
+
+def flip_thresholds(K: float, field: float, rule: str) -> np.ndarray:
+    """Integer thresholds of :func:`flip_probabilities`, flat ``(18,)`` uint32.
+
+    Index ``9 * (s > 0) + n + 4``. A spin flips when its uniform uint32 ``r`` satisfies
+    ``r <= threshold``, so the realized probability is ``(threshold + 1) / 2**32`` with
+    ``threshold = clip(round(p * 2**32), 1, 2**32) - 1``: exact for ``p = 1``, within
+    ``2**-33`` of ``p`` otherwise, and never below ``2**-32`` (which only matters when
+    ``p < 2**-33``, i.e. ``|Delta H| > 22``).
+    """
+    p = flip_probabilities(K, field, rule)
+    t = np.clip(np.rint(p * 2.0**32), 1.0, 2.0**32) - 1.0
+    return t.astype(np.uint32).ravel()
+
+
+def realized_flip_probabilities(K: float, field: float, rule: str) -> np.ndarray:
+    """The probabilities the kernels actually use, ``(threshold + 1) / 2**32``, shape ``(2, 9)``."""
+    return ((flip_thresholds(K, field, rule).astype(np.float64) + 1.0) / 2.0**32).reshape(2, 9)
+
+
+# --------------------------------------------------------------------------------------
+# Kernels
+# --------------------------------------------------------------------------------------
+
+
+@njit(inline="always", cache=True)
+def _update(a, i, nb, tab, lo, hi, y):
+    """Update spin ``a[i]`` with neighbour sum ``nb`` (table lookup); return 1 if it flipped."""
+    s = np.int64(a[i])
+    f = np.int64(_site_u32(lo, hi, y) <= tab[nb + _NB_OFFSET + _TABLE_STRIDE * ((s + 1) >> 1)])
+    a[i] = np.int8(s - 2 * s * f)
+    return f
+
+
+@njit(inline="always", cache=True)
+def _flip_2d(s, nb, r, t0, t1, t2, t3, t4, t5, t6, t7, t8, t9):
+    """1 if spin ``s`` with neighbour sum ``nb`` in -4..4 (even) flips for uniform ``r``.
+
+    Selects instead of a table lookup so that the row loop vectorizes (no gathers).
+    """
+    if s > 0:
+        t = t9 if nb == 4 else (t8 if nb == 2 else (t7 if nb == 0 else (t6 if nb == -2 else t5)))
+    else:
+        t = t4 if nb == 4 else (t3 if nb == 2 else (t2 if nb == 0 else (t1 if nb == -2 else t0)))
+    return _I32(r <= t)
+
+
+@njit(inline="always", cache=True)
+def _site_2d(flat, a, nb, lo, hi, y, t0, t1, t2, t3, t4, t5, t6, t7, t8, t9):
+    """Update ``flat[a]`` (neighbour sum ``nb``); return 1 if it flipped.
+
+    Numba widens integer arithmetic to 64 bits; the explicit narrowing casts let LLVM
+    vectorize the row loop with 8 x 32-bit lanes (AVX2) instead of 4 x 64-bit.
+    """
+    s = _I32(flat[a])
+    f = _flip_2d(s, nb, _site_u32(lo, hi, y), t0, t1, t2, t3, t4, t5, t6, t7, t8, t9)
+    flat[a] = np.int8(s - _I32(_I32(2 * s) * f))
+    return f
+
+
+@njit(cache=True)
+def _row_update(flat, b, L, x, c, tab, seed):
+    """Half-sweep colour ``c`` on row ``x`` of chain ``b``; returns the number of flips.
+
+    ``flat`` is the packed state ``(B, L, 2, L/2 + 2)`` raveled: ``[b, x, p, 1 + j]``
+    holds site ``(x, 2j + p)`` and ``[b, x, p, 0]``, ``[b, x, p, L/2 + 1]`` are ghost
+    copies of the last and first entries (periodic wrap), so the row loop has no special
+    cases. Unsigned offsets into one array: no views (no reference counting in
+    threads) and no negative-index checks, so LLVM vectorizes the loop.
+    """
+    H = L // 2
+    S = H + 2
+    t0, t1, t2, t3, t4 = tab[0], tab[2], tab[4], tab[6], tab[8]
+    t5, t6, t7, t8, t9 = tab[9], tab[11], tab[13], tab[15], tab[17]
+    p = (c + x) & 1
+    xu = x - 1 if x > 0 else L - 1
+    xd = x + 1 if x < L - 1 else 0
+    row0 = b * L * 2 * S + 1
+    a = _U64(row0 + (x * 2 + p) * S)
+    u = _U64(row0 + (xu * 2 + p) * S)
+    d = _U64(row0 + (xd * 2 + p) * S)
+    w = _U64(row0 + (x * 2 + 1 - p) * S)
+    # site (x, 2j): left (x, 2j - 1) = w[j - 1], right w[j]; site (x, 2j + 1): w[j], w[j + 1]
+    w2 = _U64(row0 + (x * 2 + 1 - p) * S + 2 * p - 1)
+    lo, hi = _split(seed)
+    nf = _I32(0)
+    for jj in range(H):
+        j = _U64(jj)
+        nb = _I32(_I32(flat[u + j]) + _I32(flat[d + j]) + _I32(flat[w + j]) + _I32(flat[w2 + j]))
+        y = _U32(2 * jj + p)
+        f = _site_2d(flat, a + j, nb, lo, hi, y, t0, t1, t2, t3, t4, t5, t6, t7, t8, t9)
+        nf = _I32(nf + f)
+    flat[a - _U64(1)] = flat[a + _U64(H - 1)]  # refresh the ghosts
+    flat[a + _U64(H)] = flat[a]
+    return np.int64(nf)
+
+
+@njit(parallel=True, cache=True)
+def _sweeps_2d_by_chain(flat, B, L, tab, key, t0, n_sweeps, flips):
+    """All sweeps of one chain per work item; ``flat`` is the raveled ``(B, L, 2, L/2)``."""
+    for b in prange(B):
+        ck = _chain_key(key, b)
+        nf = 0
+        for t in range(t0, t0 + n_sweeps):
+            for c in range(2):
+                for x in range(L):
+                    nf += _row_update(flat, b, L, x, c, tab, _row_seed(ck, t, x, L))
+        flips[b] += nf
+
+
+@njit(parallel=True, cache=True)
+def _sweeps_2d_by_row(flat, B, L, tab, key, t0, n_sweeps, flips):
+    """Work items ``(chain, row)`` per half-sweep (for few chains on a large lattice)."""
+    keys = np.empty(B, dtype=np.uint64)
+    for b in range(B):
+        keys[b] = _chain_key(key, b)
+    per_item = np.zeros(B * L, dtype=np.int64)
+    for t in range(t0, t0 + n_sweeps):
+        for c in range(2):
+            for item in prange(B * L):
+                b = item // L
+                x = item - b * L
+                per_item[item] += _row_update(flat, b, L, x, c, tab, _row_seed(keys[b], t, x, L))
+    for item in range(B * L):
+        flips[item // L] += per_item[item]
+
+
+@njit(parallel=True, cache=True)
+def _sweeps_generic(spins, nbrs, order, rows, cols, n_rows, tab, key, t0, n_sweeps, flips):
+    """Any lattice: sites updated one by one in ``order``; ``spins`` is ``(B, N)``.
+
+    ``nbrs`` is ``(N, z)`` with ``-1`` for a missing neighbour; ``rows``/``cols`` give the
+    RNG coordinates of each site (the same as the packed 2D kernels use).
+    """
+    B, N = spins.shape
+    z = nbrs.shape[1]
+    for b in prange(B):
+        ck = _chain_key(key, b)
+        s = spins[b]
+        nf = 0
+        for t in range(t0, t0 + n_sweeps):
+            for k in range(N):
+                i = order[k]
+                nb = 0
+                for m in range(z):
+                    q = nbrs[i, m]
+                    if q >= 0:
+                        nb += s[q]
+                lo, hi = _split(_row_seed(ck, t, rows[i], n_rows))
+                nf += _update(s, i, nb, tab, lo, hi, cols[i])
+        flips[b] += nf
+
+
+# --------------------------------------------------------------------------------------
+# Plans: which kernel, which order
+# --------------------------------------------------------------------------------------
+
+
+def _is_checkerboard(lattice: Chain | SquareLattice) -> bool:
+    if isinstance(lattice, SquareLattice):
+        return lattice.L % 2 == 0
+    return (not lattice.periodic) or lattice.n % 2 == 0
+
+
+def update_order(lattice: Chain | SquareLattice) -> list[np.ndarray]:
+    """Groups of flat site indices updated in turn within one sweep.
+
+    Checkerboard lattices give two groups (colour 0 then colour 1, each in row-major
+    order; sites within a group do not interact); otherwise one group per site in
+    row-major (typewriter) order.
+    """
+    n = lattice.n_sites
+    if not _is_checkerboard(lattice):
+        return [np.array([i]) for i in range(n)]
+    idx = np.arange(n)
+    if isinstance(lattice, SquareLattice):
+        colour = (idx // lattice.L + idx % lattice.L) % 2
+    else:
+        colour = idx % 2
+    return [idx[colour == 0], idx[colour == 1]]
+
+
+def _rng_coordinates(lattice: Chain | SquareLattice) -> tuple[np.ndarray, np.ndarray, int]:
+    idx = np.arange(lattice.n_sites, dtype=np.int64)
+    if isinstance(lattice, SquareLattice):
+        return idx // lattice.L, idx % lattice.L, lattice.L
+    return np.zeros_like(idx), idx, 1
+
+
+def _pack(spins: np.ndarray) -> np.ndarray:
+    """``(B, L, L) -> (B, L, 2, L/2 + 2)``: ``packed[b, x, p, 1 + j] = spins[b, x, 2j + p]``.
+
+    Entries 0 and ``L/2 + 1`` of the last axis are ghosts (copies of ``L/2`` and 1).
+    """
+    B, L, _ = spins.shape
+    H = L // 2
+    packed = np.empty((B, L, 2, H + 2), dtype=np.int8)
+    packed[..., 1 : H + 1] = spins.reshape(B, L, H, 2).transpose(0, 1, 3, 2)
+    packed[..., 0] = packed[..., H]
+    packed[..., H + 1] = packed[..., 1]
+    return packed
+
+
+def _unpack(packed: np.ndarray) -> np.ndarray:
+    B, L, _, S = packed.shape
+    inner = packed[..., 1 : S - 1]
+    return np.ascontiguousarray(inner.transpose(0, 1, 3, 2).reshape(B, L, 2 * (S - 2)))
+
+
+class LocalSampler(Sampler):
+    """Single-spin-flip sampler with a checkerboard (or sequential) sweep; see module doc.
+
+    Parameters
+    ----------
+    model : IsingModel
+        On a :class:`~kadanoff.lattice.SquareLattice` or :class:`~kadanoff.lattice.Chain`.
+    rule : {"metropolis", "heatbath"}
+    """
+
+    def __init__(self, model: IsingModel, rule: str = "metropolis") -> None:
+        super().__init__(model)
+        self.rule = _check_rule(rule)
+        self.name = rule
+        lat = model.lattice
+        if not isinstance(lat, (Chain, SquareLattice)):
+            raise TypeError(f"unsupported lattice {type(lat).__name__}: use Chain or SquareLattice")
+        self._table = flip_thresholds(model.K, model.field, rule)
+        self.checkerboard = _is_checkerboard(lat)
+        self._packed_2d = isinstance(lat, SquareLattice) and self.checkerboard
+        if not self._packed_2d:
+            nb = lat.neighbours
+            if isinstance(lat, Chain) and lat.n == 2 and lat.periodic:
+                nb = np.array([[1, 1], [0, 0]])  # a 2-ring has two bonds between its sites
+            self._nbrs = np.ascontiguousarray(nb, dtype=np.int64)
+            self._order = np.ascontiguousarray(np.concatenate(update_order(lat)), dtype=np.int64)
+            rows, cols, n_rows = _rng_coordinates(lat)
+            self._rows, self._cols, self._n_rows = rows, cols, n_rows
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model!r})"
+
+    def run(
+        self,
+        spins: np.ndarray,
+        n_sweeps: int = 1,
+        *,
+        seed: SeedLike = None,
+        work_split: str = "auto",
+    ) -> tuple[np.ndarray, SweepInfo]:
+        """Advance every chain by ``n_sweeps`` sweeps.
+
+        Parameters
+        ----------
+        spins : ndarray, shape ``(n_chains, *model.shape)``, ±1
+            Not modified.
+        n_sweeps : int
+        seed : int, SeedSequence or Generator
+            Turned into the 64-bit key of the counter-based RNG.
+        work_split : {"auto", "chain", "row"}
+            Parallel work items of the even-2D kernel: whole chains, or ``(chain, row)``
+            pairs per half-sweep (better for fewer chains than threads). The result does
+            not depend on it.
+
+        Returns
+        -------
+        spins : ndarray, int8, shape ``(n_chains, *model.shape)``
+        info : SweepInfo
+            ``attempted = n_chains * n_sites * n_sweeps``; ``flipped`` counts spins that
+            changed; ``accepted`` equals ``flipped`` for Metropolis and ``attempted`` for
+            heat-bath (which always accepts its draw).
+        """
+        if isinstance(n_sweeps, bool) or not isinstance(n_sweeps, (int, np.integer)):
+            raise TypeError(f"n_sweeps must be an integer, got {n_sweeps!r}")
+        if n_sweeps < 0:
+            raise ValueError(f"n_sweeps must be >= 0, got {n_sweeps}")
+        if work_split not in ("auto", "chain", "row"):
+            raise ValueError(f"work_split must be 'auto', 'chain' or 'row', got {work_split!r}")
+        s = self.check_state(spins)
+        key = kernel_key(seed)
+        B = s.shape[0]
+        flips = np.zeros(B, dtype=np.int64)
+        if n_sweeps == 0:
+            return s.copy(), SweepInfo()
+        if self._packed_2d:
+            packed = _pack(s)
+            if work_split == "auto":
+                nt = numba.get_num_threads()
+                work_split = "chain" if (B % nt == 0 or B >= 4 * nt) else "row"
+            kernel = _sweeps_2d_by_chain if work_split == "chain" else _sweeps_2d_by_row
+            L = s.shape[1]
+            kernel(packed.reshape(-1), B, L, self._table, key, 0, int(n_sweeps), flips)
+            out = _unpack(packed)
+        else:
+            out = np.array(s.reshape(B, -1), dtype=np.int8, order="C")
+            _sweeps_generic(
+                out,
+                self._nbrs,
+                self._order,
+                self._rows,
+                self._cols,
+                self._n_rows,
+                self._table,
+                key,
+                0,
+                int(n_sweeps),
+                flips,
+            )
+            out = out.reshape(s.shape)
+        attempted = B * self.model.n_sites * int(n_sweeps)
+        flipped = int(flips.sum())
+        accepted = flipped if self.rule == "metropolis" else attempted
+        return out, SweepInfo(int(n_sweeps), attempted, accepted, flipped)
+
+
+class MetropolisSampler(LocalSampler):
+    """Metropolis single-spin flips, checkerboard sweep (sequential for odd sizes)."""
+
+    name = "metropolis"
+
+    def __init__(self, model: IsingModel) -> None:
+        super().__init__(model, "metropolis")
+
+
+class HeatBathSampler(LocalSampler):
+    """Heat-bath (Glauber / Gibbs) single-spin updates, checkerboard sweep."""
+
+    name = "heatbath"
+
+    def __init__(self, model: IsingModel) -> None:
+        super().__init__(model, "heatbath")

@@ -1,0 +1,184 @@
+"""``kadanoff sample``: every bad input is one line on stderr and exit code 2; runs succeed."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kadanoff.cli import main
+from kadanoff.ising.dataset import load_dataset
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(f"kadanoff.ising.samplers.{module}") is not None
+
+
+needs = {
+    m: pytest.mark.skipif(not _has(m), reason=f"kadanoff.ising.samplers.{m} not written yet")
+    for m in ("checkerboard", "wolff", "exact_chain")
+}
+
+
+def _call(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as e:  # argparse-level errors (bad types, bad choices)
+        return int(e.code)
+
+
+def _base(tmp_path, **over) -> list[str]:
+    opts = {
+        "--lattice": "2d",
+        "--size": "4",
+        "--K": "0.3",
+        "--samples": "10",
+        "--algorithm": "metropolis",
+        "--seed": "1",
+        "--out": str(tmp_path / "out.npz"),
+    }
+    opts.update(over)
+    argv = ["sample"]
+    for k, v in opts.items():
+        if v is not None:
+            argv += [k, v]
+    return argv
+
+
+def _one_line_error(capsys, argv, match: str) -> str:
+    rc = _call(argv)
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert rc == 2, (rc, err)
+    assert len(lines) == 1, err
+    assert lines[0].startswith("kadanoff sample: error: "), lines[0]
+    assert match in lines[0], lines[0]
+    assert out == ""
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "over, match",
+    [
+        ({"--size": "0"}, "--size must be at least 2"),
+        ({"--size": "-4"}, "--size must be at least 2"),
+        ({"--size": "1"}, "--size must be at least 2"),
+        ({"--size": "four"}, "invalid int value"),
+        ({"--size": None}, "--size is required"),
+        ({"--lattice": None}, "--lattice"),
+        ({"--lattice": "3d"}, "invalid choice"),
+        ({"--T": "2.0"}, "only one of --K"),
+        ({"--K": None}, "--K or the temperature --T"),
+        ({"--K": None, "--T": "0"}, "--T must be a positive"),
+        ({"--K": None, "--T": "-1.5"}, "--T must be a positive"),
+        ({"--K": "nan"}, "--K must be a finite"),
+        ({"--field": "inf"}, "--field must be a finite"),
+        ({"--samples": "0"}, "--samples must be a positive"),
+        ({"--samples": "-5"}, "--samples must be a positive"),
+        ({"--samples": None}, "--samples is required"),
+        ({"--chains": "0"}, "--chains must be >= 1"),
+        ({"--thin": "0"}, "--thin must be >= 1"),
+        ({"--thermalization": "-1"}, "--thermalization must be >= 0"),
+        ({"--seed": "-3"}, "--seed must be >= 0"),
+        ({"--algorithm": "glauber"}, "invalid choice"),
+        ({"--algorithm": "wolff", "--field": "0.1"}, "zero field"),
+        ({"--algorithm": "sw", "--field": "0.1"}, "zero field"),
+        ({"--algorithm": "exact"}, "1D"),
+        ({"--device": "tpu"}, "unknown device"),
+        ({"--size": "5", "--device": "cuda"}, "even"),
+        ({"--algorithm": "wolff", "--device": "cuda"}, "CPU only"),
+        ({"--out": None}, "--out"),
+        ({"--out": "data.h5"}, "must end in .npz"),
+    ],
+)
+def test_bad_input_one_line_exit_2(tmp_path, capsys, over, match):
+    _one_line_error(capsys, _base(tmp_path, **over), match)
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_cuda_unavailable(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    _one_line_error(capsys, _base(tmp_path, **{"--device": "cuda"}), "no CUDA device")
+
+
+def test_refuses_overwrite_without_force(tmp_path, capsys):
+    out = tmp_path / "out.npz"
+    out.write_bytes(b"precious")
+    _one_line_error(capsys, _base(tmp_path), "--force")
+    assert out.read_bytes() == b"precious"
+
+
+def test_output_is_folder_or_under_a_file(tmp_path, capsys):
+    (tmp_path / "d.npz").mkdir()
+    _one_line_error(capsys, _base(tmp_path, **{"--out": str(tmp_path / "d.npz")}), "folder")
+    (tmp_path / "f").write_text("x")
+    _one_line_error(capsys, _base(tmp_path, **{"--out": str(tmp_path / "f/x.npz")}), "is a file")
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_folder(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        _one_line_error(capsys, _base(tmp_path, **{"--out": str(ro / "sub/x.npz")}), "writable")
+    finally:
+        ro.chmod(0o700)
+
+
+@needs["checkerboard"]
+def test_success_2d_metropolis_with_field(tmp_path, capsys):
+    argv = _base(tmp_path, **{"--field": "0.2", "--chains": "2", "--seed": "5"})
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "out.npz" in out and "acceptance" in out and "tau_E" in out
+    d = load_dataset(tmp_path / "out.npz")
+    assert d.spins.shape == (10, 4, 4) and d.spins.dtype == np.int8
+    assert d.meta["field"] == 0.2 and d.meta["seed"] == 5 and d.meta["algorithm"] == "metropolis"
+    assert not (tmp_path / "out.partial.npz").exists()
+    # same command with --force: same data bit for bit
+    assert main([*argv, "--force", "--quiet"]) == 0
+    out2, _ = capsys.readouterr()
+    assert out2 == ""
+    np.testing.assert_array_equal(load_dataset(tmp_path / "out.npz").spins, d.spins)
+
+
+@needs["wolff"]
+def test_success_2d_wolff_temperature_random_seed(tmp_path, capsys):
+    argv = _base(tmp_path, **{"--algorithm": "wolff", "--K": None, "--T": "2.5", "--seed": None})
+    assert main([*argv, "--chains", "2"]) == 0
+    out, _ = capsys.readouterr()
+    assert "mean cluster size" in out
+    d = load_dataset(tmp_path / "out.npz")
+    assert d.meta["K"] == pytest.approx(0.4, abs=1e-15)
+    assert isinstance(d.meta["seed"], int) and d.meta["seed_drawn_at_random"] is True
+
+
+@needs["exact_chain"]
+def test_success_1d_exact(tmp_path, capsys):
+    argv = _base(tmp_path, **{"--lattice": "1d", "--size": "12", "--algorithm": "exact"})
+    assert main(argv) == 0
+    d = load_dataset(tmp_path / "out.npz")
+    assert d.spins.shape == (10, 12) and d.meta["algorithm"] == "exact"
+    assert d.meta["thinning"] == 1
+
+
+def test_python_dash_m_subprocess(tmp_path):
+    """``python -m kadanoff sample`` works end to end in a fresh interpreter."""
+    alg = "exact" if _has("exact_chain") else "metropolis"
+    if alg == "metropolis" and not _has("checkerboard"):
+        pytest.skip("no sampler module written yet")
+    out = tmp_path / "sub" / "chain.npz"
+    cmd = [sys.executable, "-m", "kadanoff", "sample", "--lattice", "1d", "--size", "8"]
+    cmd += ["--K", "0.5", "--samples", "6", "--algorithm", alg, "--seed", "3"]
+    cmd += ["--chains", "2", "--out", str(out), "--quiet"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert load_dataset(out).spins.shape == (6, 8)
