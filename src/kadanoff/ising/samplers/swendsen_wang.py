@@ -1,0 +1,245 @@
+"""Swendsen-Wang multi-cluster sampler for the zero-field Ising model.
+
+One sweep (R. H. Swendsen & J.-S. Wang, PRL 58, 86 (1987)): open every satisfied bond
+with probability ``p = 1 - exp(-2K)``, and flip each Fortuin-Kasteleyn cluster (connected
+component of open bonds) independently with probability 1/2. Exact for ``K >= 0``;
+``K < 0`` on bipartite lattices by the same gauge map as :mod:`.wolff`; zero field only.
+
+The compiled kernel labels the clusters one at a time by a depth-first search with an
+explicit stack, deciding each bond lazily (when its first endpoint is scanned and the
+other is not yet labelled, i.e. at most once) and flipping a cluster's sites as they are
+labelled when its coin says so. Independent chains run in parallel (``prange``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ..._rng import SeedLike
+from ..model import IsingModel
+from ._random import load_state, seed_states, store_state, xoshiro_next
+from .base import Sampler, SweepInfo
+from .wolff import _bond, _check_sweeps, bond_threshold, cluster_setup, use_threads
+
+__all__ = ["SwendsenWangSampler"]
+
+_S32 = np.uint64(32)
+_S63 = np.uint64(63)
+_LO32 = np.uint64(0xFFFFFFFF)
+
+#: most cluster-size entries buffered per kernel call (int32, i.e. 64 MiB)
+_BUFFER_ENTRIES = 1 << 24
+
+
+@njit(inline="always", cache=True)
+def _visit(s, seen, j, s0, delta, bond, stack, top):
+    """Branch-free: an unlabelled ``j`` with ``s[j] == s0`` across an open bond joins."""
+    add = (seen[j] == 0) & (s[j] == s0) & bond
+    stack[top] = j
+    seen[j] |= add
+    s[j] = s[j] + delta * add
+    return top + add
+
+
+@njit(inline="always", cache=True)
+def _label(s, seen, nbr, z, s0, new, thr_hi, thr_lo, stack, r0, r1, r2, r3):
+    """Label (and set to ``new``) the cluster whose first site is on the stack.
+
+    Returns ``(size, r0, r1, r2, r3)``; bonds get 32-bit uniforms, two per draw.
+    """
+    delta = new - s0
+    top = 1
+    size = 1
+    while top > 0:
+        top -= 1
+        base = stack[top] * z
+        t0 = top
+        ra, r0, r1, r2, r3 = xoshiro_next(r0, r1, r2, r3)
+        b, r0, r1, r2, r3 = _bond(ra >> _S32, thr_hi, thr_lo, r0, r1, r2, r3)
+        top = _visit(s, seen, nbr[base], s0, delta, b, stack, top)
+        b, r0, r1, r2, r3 = _bond(ra & _LO32, thr_hi, thr_lo, r0, r1, r2, r3)
+        top = _visit(s, seen, nbr[base + 1], s0, delta, b, stack, top)
+        if z == 4:
+            rb, r0, r1, r2, r3 = xoshiro_next(r0, r1, r2, r3)
+            b, r0, r1, r2, r3 = _bond(rb >> _S32, thr_hi, thr_lo, r0, r1, r2, r3)
+            top = _visit(s, seen, nbr[base + 2], s0, delta, b, stack, top)
+            b, r0, r1, r2, r3 = _bond(rb & _LO32, thr_hi, thr_lo, r0, r1, r2, r3)
+            top = _visit(s, seen, nbr[base + 3], s0, delta, b, stack, top)
+        size += top - t0
+    return size, r0, r1, r2, r3
+
+
+@njit(inline="always", cache=True)
+def _sw_chain(spins, c, nbr, z, thr_hi, thr_lo, n_sweeps, states, sizes, counts, out, every):
+    """Chain ``c`` of :func:`_sw_parallel` (the arguments are described there)."""
+    n = spins.shape[1]
+    n_out = out.shape[0]
+    s = spins[c]
+    stack = np.empty(n + 4, dtype=np.int32)
+    seen = np.empty(n, dtype=np.int8)
+    r0, r1, r2, r3 = load_state(states, c)
+    cnt = 0
+    built = 0
+    for t in range(n_sweeps):
+        seen[:] = 0
+        for i in range(n):
+            if seen[i]:
+                continue
+            r, r0, r1, r2, r3 = xoshiro_next(r0, r1, r2, r3)
+            flip = np.int8(r >> _S63)  # the cluster's fair coin
+            built += 1
+            s0 = s[i]
+            new = s0 - 2 * s0 * flip
+            seen[i] = 1
+            s[i] = new
+            stack[0] = i
+            size, r0, r1, r2, r3 = _label(
+                s, seen, nbr, z, s0, new, thr_hi, thr_lo, stack, r0, r1, r2, r3
+            )
+            if flip:
+                sizes[c, cnt] = size
+                cnt += 1
+        if n_out > 0 and (t + 1) % every == 0:
+            out[(t + 1) // every - 1, c, :] = s
+    counts[c, 0] = cnt
+    counts[c, 1] = built
+    store_state(states, c, r0, r1, r2, r3)
+
+
+@njit(parallel=True, cache=True)
+def _sw_parallel(spins, nbr, z, thr_hi, thr_lo, n_sweeps, states, sizes, counts, out, every):
+    """``n_sweeps`` Swendsen-Wang sweeps of every chain, in place, chains in parallel.
+
+    spins (n_chains, n) int8; nbr (n*z,) int32 (a missing neighbour is the site itself);
+    thr_hi, thr_lo the bond threshold halves; states (n_chains, 4) uint64; sizes
+    (n_chains, n_sweeps*n) int32 receives the sizes of the flipped clusters; counts
+    (n_chains, 2) int64 the number of clusters flipped and built; out (n_out, n_chains, n)
+    int8 receives the state after every ``every`` sweeps (``n_out = 0``: nothing recorded).
+    """
+    for c in prange(spins.shape[0]):
+        _sw_chain(spins, c, nbr, z, thr_hi, thr_lo, n_sweeps, states, sizes, counts, out, every)
+
+
+@njit(cache=True)
+def _sw_serial(spins, nbr, z, thr_hi, thr_lo, n_sweeps, states, sizes, counts, out, every):
+    """:func:`_sw_parallel` on one thread (no thread-pool start-up for small jobs)."""
+    for c in range(spins.shape[0]):
+        _sw_chain(spins, c, nbr, z, thr_hi, thr_lo, n_sweeps, states, sizes, counts, out, every)
+
+
+class SwendsenWangSampler(Sampler):
+    """Swendsen-Wang cluster updates; one sweep relabels and re-flips every cluster.
+
+    Parameters
+    ----------
+    model : IsingModel
+        Zero field; 2D torus, ring or open chain. ``K < 0`` on bipartite lattices only.
+
+    Notes
+    -----
+    :meth:`run` returns :class:`SweepInfo` with ``flipped`` the total number of spin
+    flips, ``attempted`` the number of clusters built, ``accepted`` the number flipped
+    and ``cluster_sizes`` the sizes of the **flipped** clusters only (so their sum is
+    ``flipped``), chain-major: chain 0's in order, then chain 1's, ...
+    """
+
+    name = "sw"
+
+    def __init__(self, model: IsingModel) -> None:
+        super().__init__(model)
+        self._nbr, self._z, self._gauge = cluster_setup(model, "Swendsen-Wang")
+        self._thr_hi, self._thr_lo = bond_threshold(model.K)
+
+    def __repr__(self) -> str:
+        return f"SwendsenWangSampler({self.model!r})"
+
+    def run(
+        self, spins: np.ndarray, n_sweeps: int = 1, *, seed: SeedLike = None
+    ) -> tuple[np.ndarray, SweepInfo]:
+        """Advance every chain by ``n_sweeps`` Swendsen-Wang sweeps.
+
+        Parameters
+        ----------
+        spins : ndarray, shape ``(n_chains, *model.shape)``, ±1
+            Not modified; the new state is returned.
+        n_sweeps : int
+            Number of sweeps (``>= 0``).
+        seed : int, SeedSequence or Generator
+            Chain ``c`` uses stream ``c`` spawned from ``seed``.
+
+        Returns
+        -------
+        spins : ndarray, same shape, int8
+        info : SweepInfo
+        """
+        n_sweeps = _check_sweeps(n_sweeps)
+        _, out, info = self._advance(spins, n_sweeps, 0, seed)
+        return out, info
+
+    def record(
+        self, spins: np.ndarray, n_samples: int, *, thin: int = 1, seed: SeedLike = None
+    ) -> tuple[np.ndarray, np.ndarray, SweepInfo]:
+        """Run ``n_samples * thin`` sweeps in one compiled call, saving every ``thin``-th state.
+
+        Returns ``(samples, spins, info)`` with ``samples`` of shape
+        ``(n_samples, n_chains, *model.shape)``; see :meth:`WolffSampler.record`.
+        """
+        n_samples = _check_sweeps(n_samples, "n_samples")
+        thin = _check_sweeps(thin, "thin")
+        if thin < 1:
+            raise ValueError(f"thin must be >= 1, got {thin}")
+        return self._advance(spins, n_samples * thin, n_samples, seed)
+
+    def _advance(
+        self, spins: np.ndarray, n_sweeps: int, n_out: int, seed: SeedLike
+    ) -> tuple[np.ndarray, np.ndarray, SweepInfo]:
+        s = self.check_state(spins)
+        n_chains = s.shape[0]
+        flat = s.reshape(n_chains, -1).copy()
+        n = flat.shape[1]
+        if self._gauge is not None:
+            flat *= self._gauge.reshape(1, -1)
+        states = seed_states(seed, n_chains)
+        every = max(1, n_sweeps // n_out) if n_out else 1
+        chunk = max(1, _BUFFER_ENTRIES // (n_chains * n))
+        if n_out:
+            chunk = max(every, chunk - chunk % every)  # chunks hold whole thinning intervals
+        samples = np.empty((n_out, n_chains, n), dtype=np.int8)
+        per_chain: list[list[np.ndarray]] = [[] for _ in range(n_chains)]
+        done = built = 0
+        while done < n_sweeps:
+            m = min(chunk, n_sweeps - done)
+            sizes = np.empty((n_chains, m * n), dtype=np.int32)
+            counts = np.zeros((n_chains, 2), dtype=np.int64)
+            out = samples[done // every : (done + m) // every] if n_out else samples
+            kernel = _sw_parallel if use_threads(n_chains, float(n_chains * m * n)) else _sw_serial
+            kernel(
+                flat,
+                self._nbr,
+                self._z,
+                self._thr_hi,
+                self._thr_lo,
+                m,
+                states,
+                sizes,
+                counts,
+                out,
+                every,
+            )
+            for c in range(n_chains):
+                per_chain[c].append(sizes[c, : counts[c, 0]].astype(np.int64))
+            built += int(counts[:, 1].sum())
+            done += m
+        if self._gauge is not None:
+            flat *= self._gauge.reshape(1, -1)
+            samples *= self._gauge.reshape(1, 1, -1)
+        all_sizes = np.concatenate([a for lst in per_chain for a in lst] or [np.zeros(0, np.int64)])
+        info = SweepInfo(
+            n_sweeps=n_sweeps,
+            attempted=built,
+            accepted=len(all_sizes),
+            flipped=int(all_sizes.sum()),
+            cluster_sizes=all_sizes,
+        )
+        return samples.reshape(n_out, *s.shape), flat.reshape(s.shape), info
