@@ -1,0 +1,283 @@
+"""Deep belief networks: greedily stacked RBMs (theory.md sections 3 and 6; MS Fig. 3).
+
+Layer ``l`` (1-based) is an RBM whose visible units are the hidden units of layer ``l - 1``;
+level 0 is the data. ``up`` maps data to a hidden level through the conditional means (or
+samples) ``p(h | v)`` of successive RBMs, ``down`` maps back through ``p(v | h)``.
+
+The *effective receptive field* of level ``l`` is the linear composition of the weights,
+
+    r^(1) = W^(1),      r^(l) = r^(l-1) W^(l)      (an n_visible x n_l matrix),
+
+ignoring biases and nonlinearities (theory.md section 6): column ``j`` reshaped to the
+lattice is unit ``j``'s field on the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from ._rng import SeedLike, spawn, torch_generator
+from .rbm.model import RBM
+
+__all__ = ["DeepBeliefNetwork", "train_dbn"]
+
+
+class DeepBeliefNetwork:
+    """A stack of RBMs, ``layers[l].n_hidden == layers[l + 1].n_visible``.
+
+    Parameters
+    ----------
+    layers : list of RBM
+        Bottom (data side) first. All on one device; dtypes may differ (inputs are cast).
+    """
+
+    def __init__(self, layers: Sequence[RBM]) -> None:
+        layers = list(layers)
+        if not layers:
+            raise ValueError("a DeepBeliefNetwork needs at least one RBM layer")
+        for i, m in enumerate(layers):
+            if not isinstance(m, RBM):
+                raise TypeError(f"layer {i} is a {type(m).__name__}, not an RBM")
+        for i in range(1, len(layers)):
+            if layers[i].n_visible != layers[i - 1].n_hidden:
+                raise ValueError(
+                    f"layer {i} has {layers[i].n_visible} visible units but layer {i - 1} has "
+                    f"{layers[i - 1].n_hidden} hidden units: consecutive sizes must match"
+                )
+        devices = {str(m.device) for m in layers}
+        if len(devices) > 1:
+            raise ValueError(f"all layers must be on one device, got {sorted(devices)}")
+        self.layers = layers
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def sizes(self) -> list[int]:
+        """Units per level: ``[n_visible, n_hidden_1, ..., n_hidden_L]``."""
+        return [self.layers[0].n_visible] + [m.n_hidden for m in self.layers]
+
+    @property
+    def depth(self) -> int:
+        """Number of RBM layers."""
+        return len(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __repr__(self) -> str:
+        units = {m.units for m in self.layers}
+        return f"DeepBeliefNetwork(sizes={self.sizes}, units={'/'.join(sorted(units))})"
+
+    @property
+    def device(self) -> torch.device:
+        return self.layers[0].device
+
+    def to(self, device: Any = None, dtype: Any = None) -> DeepBeliefNetwork:
+        """A new network with every layer moved/cast (copies)."""
+        return DeepBeliefNetwork([m.to(device=device, dtype=dtype) for m in self.layers])
+
+    def clone(self) -> DeepBeliefNetwork:
+        return DeepBeliefNetwork([m.clone() for m in self.layers])
+
+    def _check_depth(self, depth: int | None, name: str = "depth") -> int:
+        d = self.depth if depth is None else depth
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 0 <= d <= self.depth:
+            raise ValueError(f"{name} must be an integer in [0, {self.depth}], got {depth!r}")
+        return int(d)
+
+    @staticmethod
+    def _as(x: Any, m: RBM) -> torch.Tensor:
+        t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+        return t.to(device=m.device, dtype=m.dtype)
+
+    # ------------------------------------------------------------------ passes
+    @torch.no_grad()
+    def up(
+        self,
+        v: Any,
+        depth: int | None = None,
+        *,
+        sample: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Representation of ``v`` (batch, sizes[0]) at level ``depth`` (default: top).
+
+        Each layer maps its input to ``E[h | v]`` (``sample=False``; hidden probabilities
+        for {0,1} units, ``tanh`` of the field for spins) or to a sample of ``p(h | v)``.
+        Returns ``(batch, sizes[depth])``.
+        """
+        d = self._check_depth(depth)
+        x = v
+        for m in self.layers[:d]:
+            x = self._as(x, m)
+            x = m.sample_hidden(x, generator=generator) if sample else m.hidden_mean(x)
+        return x if d else self._as(x, self.layers[0])
+
+    @torch.no_grad()
+    def down(
+        self,
+        h: Any,
+        from_depth: int | None = None,
+        *,
+        sample: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Map ``h`` (batch, sizes[from_depth]) down to the data level, ``(batch, sizes[0])``.
+
+        Each layer from ``from_depth`` down uses ``E[v | h]`` or (``sample=True``) a sample.
+        """
+        d = self._check_depth(from_depth, "from_depth")
+        x = h
+        for m in reversed(self.layers[:d]):
+            x = self._as(x, m)
+            x = m.sample_visible(x, generator=generator) if sample else m.visible_mean(x)
+        return x
+
+    def reconstruct(
+        self,
+        v: Any,
+        depth: int | None = None,
+        *,
+        sample: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """``down(up(v, depth), depth)``: data seen through level ``depth``, (batch, sizes[0])."""
+        d = self._check_depth(depth)
+        h = self.up(v, d, sample=sample, generator=generator)
+        return self.down(h, d, sample=sample, generator=generator)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: SeedLike, n_gibbs: int = 1000) -> torch.Tensor:
+        """``n`` samples of the data level: ``n_gibbs`` block-Gibbs steps in the top RBM from
+        random starts, then a sampled down pass through the lower layers. ``(n, sizes[0])``.
+        """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"the number of samples n must be a positive integer, got {n!r}")
+        top_seed, down_seed = spawn(seed, 2)
+        x = self.layers[-1].sample(int(n), n_steps=n_gibbs, seed=top_seed)
+        g = torch_generator(down_seed, str(self.device))
+        return self.down(x, self.depth - 1, sample=True, generator=g)
+
+    @torch.no_grad()
+    def receptive_fields(self) -> list[torch.Tensor]:
+        """Effective receptive fields ``[r^(1), ..., r^(L)]``, ``r^(l)`` of shape
+        ``(sizes[0], sizes[l])``: ``r^(1) = W^(1)``, ``r^(l) = r^(l-1) W^(l)``
+        (biases and nonlinearities ignored; theory.md section 6). Computed in float64.
+        """
+        out = []
+        r: torch.Tensor | None = None
+        for m in self.layers:
+            W = m.weights.detach().to(torch.float64)
+            r = W.clone() if r is None else r @ W
+            out.append(r)
+        return out
+
+
+class _LayerTag:
+    """Callback adding ``metrics["layer"]`` (0-based) during greedy training."""
+
+    def __init__(self, layer: int) -> None:
+        self.layer = layer
+
+    def on_epoch_end(self, epoch: int, model: RBM, metrics: dict[str, Any]) -> bool:
+        metrics["layer"] = self.layer
+        return False
+
+
+def _layer_input(
+    m: RBM, x: torch.Tensor, mode: str, generator: torch.Generator | None, chunk: int = 10000
+) -> torch.Tensor:
+    """Next layer's training data from ``x`` under ``m``: hidden means or samples."""
+    outs = []
+    with torch.no_grad():
+        for i in range(0, x.shape[0], chunk):
+            xi = x[i : i + chunk].to(device=m.device, dtype=m.dtype)
+            if mode == "probabilities":
+                outs.append(m.hidden_mean(xi))
+            else:
+                outs.append(m.sample_hidden(xi, generator=generator))
+    return torch.cat(outs)
+
+
+def train_dbn(
+    sizes: Sequence[int],
+    data: Any,
+    configs_or_config: Any = None,
+    *,
+    seed: SeedLike,
+    next_layer_input: Literal["probabilities", "samples"] = "probabilities",
+    progress: bool = True,
+    callbacks: Iterable[Any] = (),
+    checkpoint_dir: str | Path | None = None,
+    epoch_hook: Callable[[int, list[dict[str, Any]]], None] | None = None,
+) -> DeepBeliefNetwork:
+    """Greedy layer-wise training (Hinton-Salakhutdinov; theory.md section 3).
+
+    Parameters
+    ----------
+    sizes : ``[n_visible, n_1, ..., n_L]`` (at least two entries).
+    data : ``(n, n_visible)`` unit values (see :func:`kadanoff.rbm.train.prepare_data`).
+    configs_or_config : one :class:`~kadanoff.rbm.train.TrainConfig` for all layers or a
+        list with one per layer (default: the ``"spin"`` preset). Use the same unit type in
+        all layers.
+    seed : layer ``l`` trains with its own stream spawned from ``seed`` (and, for
+        ``next_layer_input="samples"``, draws its output samples from another one).
+    next_layer_input : layer ``l + 1`` trains on the hidden means (``"probabilities"``, HS)
+        or on samples of ``p(h | v)`` of layer ``l``.
+    callbacks : passed to every layer's :func:`~kadanoff.rbm.train.train_rbm`; the metrics
+        they see carry a ``"layer"`` entry (0-based).
+    checkpoint_dir : if given, layer ``l`` checkpoints into ``checkpoint_dir/layer<l>`` every
+        epoch and a rerun resumes where it stopped (finished layers are reloaded).
+    epoch_hook : ``epoch_hook(layer, history)`` after every epoch, with that layer's history.
+    """
+    from .rbm.train import _DTYPES, DEFAULT_PRESET, PRESETS, TrainConfig, prepare_data, train_rbm
+
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or any(s < 1 for s in sizes):
+        raise ValueError(f"sizes must list >= 2 positive layer sizes, got {sizes}")
+    n_layers = len(sizes) - 1
+    if configs_or_config is None:
+        configs_or_config = PRESETS[DEFAULT_PRESET]
+    if isinstance(configs_or_config, TrainConfig):
+        configs = [configs_or_config] * n_layers
+    else:
+        configs = list(configs_or_config)
+        if len(configs) != n_layers or not all(isinstance(c, TrainConfig) for c in configs):
+            raise ValueError(
+                f"give one TrainConfig or a list of {n_layers} (one per layer), got {configs!r}"
+            )
+    if next_layer_input not in ("probabilities", "samples"):
+        raise ValueError(
+            f"next_layer_input must be 'probabilities' or 'samples', got {next_layer_input!r}"
+        )
+    streams = spawn(seed, 2 * n_layers)
+    layer_seeds = [int(g.integers(0, 2**63 - 1)) for g in streams[:n_layers]]
+    callbacks = list(callbacks)
+    x: Any = prepare_data(
+        data, sizes[0], configs[0].units, dtype=_DTYPES[configs[0].dtype], device=configs[0].device
+    )
+    layers: list[RBM] = []
+    for i, cfg in enumerate(configs):
+        hook = None
+        if epoch_hook is not None:
+            hook = (lambda layer: lambda history: epoch_hook(layer, history))(i)
+        ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"layer{i}"
+        result = train_rbm(
+            (sizes[i], sizes[i + 1]),
+            x,
+            cfg,
+            seed=layer_seeds[i],
+            callbacks=[_LayerTag(i), *callbacks],
+            progress=progress,
+            checkpoint_dir=ckpt,
+            epoch_hook=hook,
+        )
+        layers.append(result.model)
+        if i + 1 < n_layers:
+            g = torch_generator(streams[n_layers + i], cfg.device)
+            x = _layer_input(result.model, x, next_layer_input, g)
+    return DeepBeliefNetwork(layers)
