@@ -28,15 +28,18 @@ def _print_rows(title: str, rows: list[dict]) -> None:
     keys = list(dict.fromkeys(k for r in rows for k in r))
     print(" | ".join(keys))
     for r in rows:
-        print(" | ".join(f"{r.get(k):.4g}" if isinstance(r.get(k), float) else str(r.get(k)) for k in keys))
+        cells = (f"{r.get(k):.4g}" if isinstance(r.get(k), float) else str(r.get(k)) for k in keys)
+        print(" | ".join(cells))
 
 
 def main() -> None:
     import numba
     import torch
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"numba threads {numba.get_num_threads()}, torch {torch.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"numba threads {numba.get_num_threads()}, torch {torch.__version__}"
+    )
     _print_rows("Metropolis (checkerboard), K = K_c", ising_local.bench_metropolis())
     _print_rows("Wolff, L = 40, K = 0.408", ising_cluster.bench_wolff())
     if torch.cuda.is_available():

@@ -56,7 +56,7 @@ def test_receptive_field_metrics_on_known_fields():
 
 def test_tiling_prefers_grids():
     L = 16
-    g = (np.arange(4) + 0.5) * 4
+    g = (np.arange(4) + 0.5) * 4 - 0.5
     grid = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
     t = rf.tiling(grid, L)
     assert t["coverage_ratio"] == pytest.approx(1.0)

@@ -97,7 +97,7 @@ def tiling(centres: np.ndarray, L: int) -> dict[str, float]:
 
     cover = nearest(sites, c).min(axis=1).mean()
     k = max(1, int(round(np.sqrt(n))))
-    g = (np.arange(k) + 0.5) * L / k
+    g = (np.arange(k) + 0.5) * L / k - 0.5  # cell centres, as the centre of a block of sites
     grid = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
     ideal = nearest(sites, grid).min(axis=1).mean()
     out = {"coverage_radius": float(cover), "coverage_ratio": float(cover / ideal)}

@@ -312,7 +312,7 @@ def plot(folder: Path) -> list[tuple[Path, str]]:
     # receptive fields of each layer (L1)
     depth = len(sizes) - 1
     fig = plt.figure(figsize=(13, 4.8))
-    subfigs = fig.subfigures(1, depth)
+    subfigs = np.atleast_1d(fig.subfigures(1, depth))  # type: ignore[arg-type]
     for layer in range(1, depth + 1):
         f = arrays[f"fields_l1_{layer}"]
         n = min(f.shape[1], 25)
@@ -333,7 +333,7 @@ def plot(folder: Path) -> list[tuple[Path, str]]:
     # L1 vs no L1, layer 1
     if "fields_no_l1_1" in arrays:
         fig = plt.figure(figsize=(10, 5))
-        sf = fig.subfigures(1, 2)
+        sf = np.atleast_1d(fig.subfigures(1, 2))  # type: ignore[arg-type]
         for s, tag, title in ((sf[0], "l1", "with L1 = 2e-4"), (sf[1], "no_l1", "without L1")):
             axs = s.subplots(5, 5)
             grid(axs, arrays[f"fields_{tag}_1"], 25)
@@ -409,10 +409,10 @@ def plot(folder: Path) -> list[tuple[Path, str]]:
     fig, axs = plt.subplots(1, len(bkeys) + 1, figsize=(3 * (len(bkeys) + 1), 3.2))
     axs[0].imshow(arrays["examples"][0], cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
     axs[0].set_title(f"data ({L}x{L})")
-    for ax, k in zip(axs[1:], bkeys, strict=True):
-        s = arrays[k]
+    for ax, key in zip(axs[1:], bkeys, strict=True):
+        s = arrays[key]
         ax.imshow(s, cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
-        ax.set_title(f"block spins b = {k.rsplit('_', 1)[1]} ({s.shape[0]}x{s.shape[1]})")
+        ax.set_title(f"block spins b = {key.rsplit('_', 1)[1]} ({s.shape[0]}x{s.shape[1]})")
     for ax in axs:
         ax.set_xticks([])
         ax.set_yticks([])

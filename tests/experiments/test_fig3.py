@@ -1,0 +1,97 @@
+"""Fig. 3 (2D) on a small lattice through the whole runner: sanity bounds, figures, report."""
+
+import json
+
+import numpy as np
+import pytest
+from test_report import decode_images
+
+from kadanoff.experiments import fig2, fig3
+from kadanoff.experiments.runner import reproduce
+
+TINY = fig3.Config(
+    L=16,
+    K=0.408,
+    n_samples=400,
+    hidden=(64, 16, 4),
+    epochs=2,
+    n_eval=200,
+    top_down_gibbs=20,
+    seed=5,
+)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce")
+    metrics = reproduce(
+        "quick",
+        out,
+        only=["fig2", "fig3"],
+        progress=False,
+        log=lambda *a: None,
+        configs={"fig3": TINY, "fig2": fig2.Config(chi2_samples=20_000)},
+    )
+    return out, metrics
+
+
+def test_data_energy_matches_kaufman(run):
+    _, m = run
+    d = m["fig3"]["data"]
+    # effectively independent samples (thinned by 2 tau): z from the standard error
+    assert abs(d["energy_z"]) < 4.5
+    assert d["specific_heat_z"] is not None and abs(d["specific_heat_z"]) < 4.5
+
+
+def test_metrics_are_complete_and_sane(run):
+    _, m = run
+    f = m["fig3"]
+    assert f["layer_sizes"] == [256, 64, 16, 4]
+    for tag in ("l1", "no_l1"):
+        layers = f["receptive_fields"][tag]
+        assert [x["n_units"] for x in layers] == [64, 16, 4]
+        for x in layers:
+            # a field can be no larger than a uniform one (R_g = L / sqrt 6) nor cover more sites
+            assert 0 <= x["radius_of_gyration"] <= 16 / np.sqrt(6) + 1e-9
+            assert 1 <= x["participation_ratio"] <= 256 + 1e-9
+            assert 0 <= x["hoyer_sparsity"] <= 1
+    for b, bf in f["block_fields"].items():
+        assert bf["participation_ratio"] == pytest.approx(int(b) ** 2)
+        assert bf["coverage_ratio"] == pytest.approx(1.0)
+    for name, o in f["observables"].items():
+        assert -2 * 0.408 <= o["energy_per_site"]["mean"] <= 2 * 0.408, name
+        assert 0 <= o["abs_magnetization"]["mean"] <= 1, name
+    # block spins of a paramagnet decorrelate: |m| grows as the block lattice shrinks
+    assert set(f["block_spins"]) == {"2", "4", "8"}
+    corr = f["correlation"]["data"]
+    assert corr[0] == pytest.approx(1.0) and all(0 < c < 1 for c in corr[1:])
+
+
+def test_report_and_files(run):
+    out, m = run
+    text = (out / "report.html").read_text()
+    parser, images = decode_images(text)
+    assert len(images) >= 6  # fig2 + five fig3 figures
+    assert all(np.isfinite(im).all() and im.shape[0] > 50 for im in images)
+    first = "".join(parser.first_table_text)
+    assert "Claim" in first and "trace condition" in first
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["claims"] and saved["fig3"]["n_samples"] == 400
+    for p in ("fig3/dataset.npz", "fig3/dbn_l1.safetensors", "fig3/dbn_no_l1.safetensors"):
+        assert (out / p).exists()
+
+
+def test_rerun_uses_cache(run):
+    out, m = run
+    lines = []
+    reproduce("quick", out, only=["fig3"], progress=False, log=lines.append, configs={"fig3": TINY})
+    assert any("cached" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_quick_preset_claims(tmp_path):
+    """The quick preset end to end: L1 makes layer-1 fields more local than no L1."""
+    m = reproduce("quick", tmp_path, only=["fig3"], progress=False, log=lambda *a: None)
+    rf = m["fig3"]["receptive_fields"]
+    assert rf["l1"][0]["radius_of_gyration"] < rf["no_l1"][0]["radius_of_gyration"]
+    assert abs(m["fig3"]["data"]["energy_z"]) < 4.5
