@@ -57,6 +57,7 @@ def test_metrics_are_complete_and_sane(run):
             assert 0 <= x["hoyer_sparsity"] <= 1
     for b, bf in f["block_fields"].items():
         assert bf["participation_ratio"] == pytest.approx(int(b) ** 2)
+        assert bf["core_area"] == int(b) ** 2  # a uniform block is its own core
         assert bf["coverage_ratio"] == pytest.approx(1.0)
     for name, o in f["observables"].items():
         assert -2 * 0.408 <= o["energy_per_site"]["mean"] <= 2 * 0.408, name
@@ -77,8 +78,11 @@ def test_report_and_files(run):
     assert "Claim" in first and "trace condition" in first
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["claims"] and saved["fig3"]["n_samples"] == 400
-    for p in ("fig3/dataset.npz", "fig3/dbn_l1.safetensors", "fig3/dbn_no_l1.safetensors"):
-        assert (out / p).exists()
+    for pattern in ("dataset_*.npz", "dbn_l1_*.safetensors", "dbn_no_l1_*.safetensors"):
+        assert len(list((out / "fig3").glob(pattern))) == 1, pattern
+    history = json.loads((out / "fig3" / "training_history.json").read_text())
+    assert sorted(history) == [f"{t}/layer{i}" for t in ("l1", "no_l1") for i in range(3)]
+    assert all(len(h) == TINY.epochs for h in history.values())
 
 
 def test_rerun_uses_cache(run):
@@ -93,5 +97,8 @@ def test_quick_preset_claims(tmp_path):
     """The quick preset end to end: L1 makes layer-1 fields more local than no L1."""
     m = reproduce("quick", tmp_path, only=["fig3"], progress=False, log=lambda *a: None)
     rf = m["fig3"]["receptive_fields"]
-    assert rf["l1"][0]["radius_of_gyration"] < rf["no_l1"][0]["radius_of_gyration"]
+    assert rf["l1"][0]["localized_fraction"] > rf["no_l1"][0]["localized_fraction"]
+    assert rf["l1"][0]["core_area"] < rf["no_l1"][0]["core_area"]
+    radii = [x["localized_radius"] for x in rf["l1"]]
+    assert radii[0] < radii[1] < radii[2]  # fields grow with depth
     assert abs(m["fig3"]["data"]["energy_z"]) < 4.5

@@ -63,3 +63,20 @@ def test_tiling_prefers_grids():
     assert t["nn_cv"] == pytest.approx(0.0, abs=1e-12)
     clump = np.tile([[2.0, 2.0]], (16, 1)) + np.arange(16)[:, None] * 0.01
     assert rf.tiling(clump, L)["coverage_ratio"] > 2
+
+
+def test_core_ignores_weak_background():
+    L = 16
+    rng = np.random.default_rng(0)
+    blob = np.zeros((L, L))
+    blob[5:8, 9:12] = 1.0  # 3x3 block
+    noisy = blob + 0.1 * rng.standard_normal((L, L))
+    r = np.stack([blob.ravel(), noisy.ravel()], axis=1)
+    assert rf.core_area(r)[0] == 9  # half the weight is in 5 of 9 equal sites: ties count
+    core = rf.core_radius(r, L)
+    assert core[1] < 1.5  # the background moves the full radius of gyration far more
+    assert rf.radius_of_gyration(r, L)[1] > 2 * core[1]
+    m = rf.field_metrics(r, L)
+    assert m["localized_fraction"] == 1.0 and m["n_units"] == 2
+    uniform = np.ones((L * L, 1))
+    assert rf.core_radius(uniform, L)[0] > L / 8  # a spread-out field is not localized

@@ -13,6 +13,9 @@ __all__ = [
     "field_centres",
     "radius_of_gyration",
     "participation_ratio",
+    "core_mask",
+    "core_area",
+    "core_radius",
     "hoyer_sparsity",
     "tiling",
     "field_metrics",
@@ -59,6 +62,29 @@ def radius_of_gyration(r: np.ndarray, L: int) -> np.ndarray:
     total = w.sum(axis=(1, 2))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.sqrt((w * d2).sum(axis=(1, 2)) / total)
+
+
+def core_mask(r: np.ndarray, fraction: float = 0.5) -> np.ndarray:
+    """Each field's core, ``(n_sites, n_units)`` bool: the sites with the largest ``r^2`` that
+    together hold ``fraction`` of ``sum r^2`` (sites tied with the last one included, so a
+    uniform block is its own core). Insensitive to a weak background spread over the lattice."""
+    r2 = np.asarray(r, dtype=np.float64) ** 2
+    ordered = -np.sort(-r2, axis=0)
+    cum = np.cumsum(ordered, axis=0)
+    n_core = (cum < fraction * cum[-1:]).sum(axis=0)  # index of the site that crosses it
+    threshold = np.take_along_axis(ordered, n_core[None, :], axis=0)
+    return r2 >= threshold * (1 - 1e-12)
+
+
+def core_area(r: np.ndarray, fraction: float = 0.5) -> np.ndarray:
+    """Number of sites in each field's core (:func:`core_mask`), ``(n_units,)``."""
+    return core_mask(r, fraction).sum(axis=0)
+
+
+def core_radius(r: np.ndarray, L: int, fraction: float = 0.5) -> np.ndarray:
+    """Radius of gyration of each field's core (weights ``r^2`` on the core sites only)."""
+    r = np.asarray(r, dtype=np.float64)
+    return radius_of_gyration(np.where(core_mask(r, fraction), r, 0.0), L)
 
 
 def participation_ratio(r: np.ndarray) -> np.ndarray:
@@ -109,20 +135,35 @@ def tiling(centres: np.ndarray, L: int) -> dict[str, float]:
     return out
 
 
-def field_metrics(r: np.ndarray, L: int, *, negligible: float = 1e-2) -> dict[str, float]:
-    """Summary of one layer's fields ``r`` (``(L*L, n_units)``): medians of radius of gyration,
-    participation ratio and Hoyer sparsity, the fraction of weights below ``negligible`` times the
-    layer's largest ``|r|``, and :func:`tiling` of the centres."""
+def field_metrics(
+    r: np.ndarray, L: int, *, negligible: float = 1e-2, local_radius: float | None = None
+) -> dict[str, float]:
+    """Summary of one layer's fields ``r`` (``(L*L, n_units)``).
+
+    A field's *core* is the fewest sites holding half its weight ``sum r^2``; a unit is
+    *localized* when its core's radius of gyration is below ``local_radius`` (default
+    ``L / 8``). Returns the number of units, the localized fraction, medians over units of the
+    core area and core radius (over localized units: ``localized_radius``), of the radius of
+    gyration and participation ratio of the whole field and of Hoyer's sparsity, the fraction of
+    weights below ``negligible`` times the layer's largest ``|r|``, and :func:`tiling` of the
+    centres of the localized units (all units if fewer than two are localized). A noise-like
+    field spread over the torus has radius about ``L / sqrt 6 = 0.41 L``.
+    """
     r = np.asarray(r, dtype=np.float64)
-    rg = radius_of_gyration(r, L)
-    pr = participation_ratio(r)
+    core_r = core_radius(r, L)
+    cut = L / 8 if local_radius is None else local_radius
+    local = core_r < cut
     out = {
         "n_units": int(r.shape[1]),
-        "radius_of_gyration": float(np.nanmedian(rg)),
-        "radius_of_gyration_iqr": float(np.subtract(*np.nanpercentile(rg, [75, 25]))),
-        "participation_ratio": float(np.nanmedian(pr)),
+        "localized_fraction": float(np.mean(local)),
+        "localized_radius": float(np.median(core_r[local])) if local.any() else float("nan"),
+        "core_area": float(np.median(core_area(r))),
+        "core_radius": float(np.median(core_r)),
+        "radius_of_gyration": float(np.nanmedian(radius_of_gyration(r, L))),
+        "participation_ratio": float(np.nanmedian(participation_ratio(r))),
         "hoyer_sparsity": float(np.nanmedian(hoyer_sparsity(r))),
         "negligible_fraction": float(np.mean(np.abs(r) < negligible * np.abs(r).max())),
     }
-    out.update(tiling(field_centres(r, L), L))
+    centres = field_centres(np.where(core_mask(r), r, 0.0), L)
+    out.update(tiling(centres[local] if local.sum() > 1 else centres, L))
     return out
