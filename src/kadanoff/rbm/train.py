@@ -17,16 +17,23 @@ The inner loop keeps all parameters in one augmented matrix ``P = [[W, a], [b^T,
 (momentum buffer alike, one in-place update for all) with row strides padded to 16
 elements. Visible and hidden batches live in preallocated buffers ``V = [v0; vk | 1]`` and
 ``H = [h0; -(B/C) hk | 1; -(B/C)]`` so that the positive and negative statistics are one
-fused GEMM ``[v0; vk]^T [h0; -hk]`` (plus two GEMVs for the biases) accumulated straight
-into the momentum buffer. Fields are ``addmm`` with the bias broadcast and the spin factor 2
-folded into ``alpha``; samples are drawn branch-free from one ``torch.rand`` per layer; all
-ops are in place and there is no host synchronization inside an epoch. Small CPU problems
-run on one thread (see :data:`SINGLE_THREAD_BELOW`).
+fused GEMM ``[v0, 1; vk, 1]^T [h0, 1; -hk, -1]`` (weights and both bias sums at once)
+accumulated straight into the momentum buffer (``beta`` = momentum), then one contiguous
+pass ``P += velocity``. Fields are ``addmm`` with the spin factor 2 folded into ``alpha`` (the
+visible bias via the ones column of ``[h, 1]``). On CPU a compiled kernel draws each layer's
+samples in one vectorized pass from a counter-based hash (the hidden data term's mean in
+the same pass); elsewhere samples are drawn branch-free from one ``torch.rand`` per layer.
+All ops are in place, the per-step views are made once, and there is no host
+synchronization inside an epoch. Small CPU problems run on one thread (see
+:data:`SINGLE_THREAD_BELOW`).
 
 Randomness: every epoch draws from its own stream derived from ``(seed, epoch)``, so a run
 resumed from a checkpoint after epoch ``e`` is bit-for-bit the run done in one go (same
-device, same number of threads). Each epoch uses ``n // batch_size`` full mini-batches of a
-fresh permutation. Losses of precision: float32 by default; bfloat16 is not offered.
+device, same number of threads). On CPU the unit samples use uniforms on multiples of
+``2^-24`` (float32; ``2^-31`` for float64) hashed from a per-epoch key and the unit's
+(row, column) position, independent of the thread count. Each epoch uses
+``n // batch_size`` full mini-batches of a fresh permutation. Losses of precision: float32
+by default; bfloat16 is not offered.
 """
 
 from __future__ import annotations
@@ -43,8 +50,10 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import torch
+from numba import njit
 
 from .._rng import SeedLike, _seed_sequence, fresh_seed, torch_generator
+from ..ising.samplers.checkerboard import _GOLDEN, _U32, _hash32, _mix64, _split
 
 if TYPE_CHECKING:
     from .model import RBM
@@ -533,6 +542,86 @@ def prepare_data(
     return x.to(device=device, dtype=dtype).contiguous()
 
 
+_S1 = np.uint32(1)
+_S8 = np.uint32(8)
+_INV24 = np.float32(2.0**-24)
+_INV31 = 2.0**-31
+
+
+@njit(cache=True)
+def _bernoulli32(p, out, row0, mean, mrow0, scale, shift, key, ctr, up, down):  # pragma: no cover
+    """``out[row0 + r, c] = up if u < p[r, c] else down`` (float32), ``u`` uniform on 2^-24.
+
+    ``u`` comes from the counter-based hash of :mod:`kadanoff.ising.samplers.checkerboard`
+    (``lowbias32`` twice, seeded per row by splitmix64 of ``key`` and row ``ctr + r``). If
+    ``mrow0 >= 0`` also ``mean[mrow0 + r, c] = scale p + shift``. ``out`` and ``mean`` are
+    the C-contiguous padded buffers (rows offset by ``row0``, ``mrow0``), so the inner loop
+    is contiguous and vectorizes (8 lanes).
+    """
+    n, m = p.shape
+    for r in range(n):
+        lo, hi = _split(_mix64(key + np.uint64(ctr + r) * _GOLDEN))
+        if mrow0 >= 0:
+            for c in range(m):
+                x = p[r, c]
+                u = np.float32(np.int32(_hash32(lo, hi, _U32(c)) >> _S8)) * _INV24
+                out[row0 + r, c] = up if u < x else down
+                mean[mrow0 + r, c] = x * scale + shift
+        else:
+            for c in range(m):
+                u = np.float32(np.int32(_hash32(lo, hi, _U32(c)) >> _S8)) * _INV24
+                out[row0 + r, c] = up if u < p[r, c] else down
+
+
+@njit(cache=True)
+def _bernoulli64(p, out, row0, mean, mrow0, scale, shift, key, ctr, up, down):  # pragma: no cover
+    """As :func:`_bernoulli32` for float64, ``u`` uniform on multiples of 2^-31."""
+    n, m = p.shape
+    for r in range(n):
+        lo, hi = _split(_mix64(key + np.uint64(ctr + r) * _GOLDEN))
+        for c in range(m):
+            x = p[r, c]
+            u = np.float64(np.int32(_hash32(lo, hi, _U32(c)) >> _S1)) * _INV31
+            out[row0 + r, c] = up if u < x else down
+            if mrow0 >= 0:
+                mean[mrow0 + r, c] = x * scale + shift
+
+
+@njit(cache=True)
+def _affine(p, out, row0, scale, shift):  # pragma: no cover
+    """``out[row0 + r, c] = scale p[r, c] + shift`` (``out`` a padded C-contiguous buffer)."""
+    n, m = p.shape
+    for r in range(n):
+        for c in range(m):
+            out[row0 + r, c] = p[r, c] * scale + shift
+
+
+class _Stream:
+    """The random numbers of unit sampling, made from a ``torch.Generator``.
+
+    On CPU a 64-bit key drawn from the generator seeds a counter-based hash (one uniform per
+    unit, rows numbered consecutively over the stream's life): a single fused, vectorized
+    pass per layer instead of ``torch.rand`` (single-threaded, ~5 ns a number) and two more
+    passes. Elsewhere the generator itself feeds ``torch.rand``.
+    """
+
+    __slots__ = ("key", "row", "generator")
+
+    def __init__(self, g: torch.Generator) -> None:
+        self.row = 0
+        self.generator: torch.Generator | None = None
+        self.key = np.uint64(0)
+        if g.device.type == "cpu":
+            k = torch.randint(-(2**63), 2**63 - 1, (), generator=g, dtype=torch.int64)
+            self.key = np.uint64(int(k) & 0xFFFFFFFFFFFFFFFF)
+        else:
+            self.generator = g
+
+
+def _as_stream(g: torch.Generator | _Stream) -> _Stream:
+    return g if isinstance(g, _Stream) else _Stream(g)
+
+
 def _padded(n: int, multiple: int = 16) -> int:
     """``n`` rounded up to a multiple (aligned rows make the GEMMs faster)."""
     return -(-n // multiple) * multiple
@@ -568,7 +657,9 @@ class _Trainer:
         M = max(B, C)
         nvp, nhp = _padded(nv + 1), _padded(nh + 1)
         kw: dict[str, Any] = {"dtype": self.dtype, "device": self.device}
-        self.P = torch.zeros(nv + 1, nhp, **kw)[:, : nh + 1]
+        # *_b: the padded, C-contiguous storage of each augmented buffer
+        self._P_b = torch.zeros(nv + 1, nhp, **kw)
+        self.P = self._P_b[:, : nh + 1]
         with torch.no_grad():
             self.P[:nv, :nh] = model.weights
             self.P[:nv, nh] = model.visible_bias
@@ -577,23 +668,49 @@ class _Trainer:
         self.a = self.P[:nv, nh]
         self.b = self.P[nv, :nh]
         self.W_T = self.W.t()
-        self.velocity = torch.zeros(nv + 1, nhp, **kw)[:, : nh + 1]
+        self.Wa_T = self.P[:nv].t()  # [W, a]^T: (h, 1) [W, a]^T = W h + a
+        self._vel_b = torch.zeros(nv + 1, nhp, **kw)
+        self.velocity = self._vel_b[:, : nh + 1]
         self.vel_W = self.velocity[:nv, :nh]
+        self._vel_corner = self.velocity[nv, nh]
         # rows 0..B-1: positive phase, B..B+C-1: negative phase; last column constant
-        self.V = torch.ones(B + C, nvp, **kw)[:, : nv + 1]
-        self.H = torch.empty(B + C, nhp, **kw)[:, : nh + 1]
+        self._V_b = torch.ones(B + C, nvp, **kw)
+        self.V = self._V_b[:, : nv + 1]
+        self._H_b = torch.empty(B + C, nhp, **kw)
+        self.H = self._H_b[:, : nh + 1]
         self.H[:B, nh] = 1.0
         self.neg_scale = -B / C
         self.H[B:, nh] = self.neg_scale
-        self.Hs = torch.ones(M, nhp, **kw)[:, : nh + 1]  # hidden samples (+ ones column)
+        self._Hs_b = torch.ones(M, nhp, **kw)
+        self.Hs = self._Hs_b[:, : nh + 1]  # hidden samples (+ ones column)
         self.Fh = torch.empty(M, nh, **kw)
         self.Fv = torch.empty(M, nv, **kw)
-        self.Uh = torch.empty(M, nh, **kw)
-        self.Uv = torch.empty(M, nv, **kw)
+        cpu = self.device.type == "cpu"  # uniforms come from a hash there (see _Stream)
+        self.Uh = torch.empty(0 if cpu else M, nh, **kw)
+        self.Uv = torch.empty(0 if cpu else M, nv, **kw)
+        self._np_dtype = np.float32 if self.dtype == torch.float32 else np.float64
+        self._kernel = _bernoulli32 if self.dtype == torch.float32 else _bernoulli64
+        # fixed views of the per-step loop (slicing costs microseconds each) and, for the
+        # compiled kernels, numpy views of the C-contiguous ones by id
+        self._v0 = self.V[:B, :nv]
+        self._V_T, self._Vneg_nv = self.V.t(), self.V[B:, :nv]
+        self._Hpos, self._Hneg = self.H[:B, :nh], self.H[B:, :nh]
+        self._Fh_B, self._Fh_C, self._Fv_C = self.Fh[:B], self.Fh[:C], self.Fv[:C]
+        self._Hs_B = self.Hs[:B]
+        self._Uh_B, self._Uh_C, self._Uv_C = self.Uh[:B], self.Uh[:C], self.Uv[:C]
+        self._np: dict[int, np.ndarray] = {}
+        if cpu:
+            for t in (self._Fh_B, self._Fh_C, self._Fv_C, self._V_b, self._H_b, self._Hs_b):
+                self._np[id(t)] = t.numpy()
+            # load the compiled kernels now (~0.5 s once per process), not inside an epoch
+            f, x = self._np_dtype, np.zeros((1, 1), dtype=self._np_dtype)
+            self._kernel(x, x, 0, x, 0, f(1), f(0), np.uint64(0), 0, f(1), f(0))
+            _affine(x, x, 0, f(1), f(0))
         self.one = torch.ones((), **kw)
         self.half = torch.full((), 0.5, **kw)
         self.sign_buf = torch.empty(nv, nh, **kw)
         self.chains: torch.Tensor | None = None  # persistent hidden samples (C, nh + 1)
+        self._chains_b: torch.Tensor | None = None
 
     # -- state ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -622,7 +739,10 @@ class _Trainer:
 
     def _new_chains(self) -> torch.Tensor:
         kw: dict[str, Any] = {"dtype": self.dtype, "device": self.device}
-        self.chains = torch.ones(self.C, _padded(self.nh + 1), **kw)[:, : self.nh + 1]
+        self._chains_b = torch.ones(self.C, _padded(self.nh + 1), **kw)
+        self.chains = self._chains_b[:, : self.nh + 1]
+        if self.device.type == "cpu":
+            self._np[id(self._chains_b)] = self._chains_b.numpy()
         return self.chains
 
     def sync_model(self, model: RBM) -> None:
@@ -636,27 +756,70 @@ class _Trainer:
     def _hidden_probability(self, v: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """``out <- p(h = up | v) = sigmoid(scale (b + v W))``; ``v`` (n, >= nv)."""
         s = self.scale
-        torch.addmm(self.b, v[:, : self.nv], self.W, beta=s, alpha=s, out=out)
+        if v.shape[1] != self.nv:
+            v = v[:, : self.nv]
+        torch.addmm(self.b, v, self.W, beta=s, alpha=s, out=out)
         return out.sigmoid_()
 
     def _visible_probability(self, h: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """``out <- p(v = up | h) = sigmoid(scale (a + W h))``; ``h`` (n, >= nh)."""
-        s = self.scale
-        torch.addmm(self.a, h[:, : self.nh], self.W_T, beta=s, alpha=s, out=out)
+        """``out <- p(v = up | h) = sigmoid(scale (a + W h))``; ``h = [h, 1]`` (n, nh + 1).
+
+        The bias comes from the ones column of ``h`` (a GEMM with K = nh + 1 is faster than
+        broadcasting ``a`` into the wide output first).
+        """
+        torch.addmm(out, h, self.Wa_T, beta=0, alpha=self.scale, out=out)
         return out.sigmoid_()
 
-    def _sample(self, p: torch.Tensor, out: torch.Tensor, U: torch.Tensor, g: torch.Generator):
-        """``out <- up where u <= p else down``, ``u`` uniform in [0, 1).
+    def _sample(
+        self,
+        p: torch.Tensor,
+        dest: torch.Tensor,
+        row0: int,
+        U: torch.Tensor,
+        s: _Stream,
+        mean: torch.Tensor | None = None,
+        mean_row0: int = 0,
+    ) -> None:
+        """``dest[row0 + r, c] <- up where u < p[r, c] else down``, ``u`` uniform in [0, 1).
 
-        Branch-free: ``copysign(1, p - u)`` is +1 exactly when ``u <= p`` (``p - u = +0`` on
-        a tie); for bits ``copysign(1/2, p - u) + 1/2``. ``U`` is overwritten.
+        ``p`` is C-contiguous (n, m), ``dest`` a padded C-contiguous buffer. With ``mean``,
+        also ``mean[mean_row0 + r, c] <- E[unit]`` (``2p - 1`` or ``p``) in the same pass.
+        Elsewhere than on CPU: ``u`` from ``torch.rand`` into ``U`` (overwritten), then
+        branch-free ``copysign(1, p - u)`` (+1 exactly when ``u <= p``), for bits
+        ``copysign(1/2, p - u) + 1/2``.
         """
-        torch.rand(U.shape, generator=g, out=U, dtype=U.dtype, device=U.device)
+        n, m = p.shape
+        if s.generator is None:
+            f, arr = self._np_dtype, self._array
+            scale, shift, down = (2.0, -1.0, -1.0) if self.spin else (1.0, 0.0, 0.0)
+            self._kernel(
+                arr(p),
+                arr(dest),
+                row0,
+                arr(dest if mean is None else mean),
+                -1 if mean is None else mean_row0,
+                f(scale),
+                f(shift),
+                s.key,
+                s.row,
+                f(1.0),
+                f(down),
+            )
+            s.row += n
+            return
+        out = dest[row0 : row0 + n, :m]
+        torch.rand(U.shape, generator=s.generator, out=U, dtype=U.dtype, device=U.device)
         torch.sub(p, U, out=U)
         if self.spin:
             torch.copysign(self.one, U, out=out)
         else:
             torch.copysign(self.half, U, out=out).add_(0.5)
+        if mean is not None:
+            self._mean(p, mean[mean_row0 : mean_row0 + n, :m])
+
+    def _array(self, t: torch.Tensor) -> np.ndarray:
+        a = self._np.get(id(t))
+        return t.numpy() if a is None else a
 
     def _mean(self, p: torch.Tensor, out: torch.Tensor, factor: float = 1.0) -> None:
         """``out <- factor * E[unit]`` (``2p - 1`` for spins, ``p`` for bits)."""
@@ -672,13 +835,15 @@ class _Trainer:
 
     def set_chains(self, visible: torch.Tensor, g: torch.Generator) -> None:
         """Persistent chains: hidden samples drawn from ``p(h | visible)``, visible (C, nv)."""
-        C, nh = self.C, self.nh
+        C = self.C
         self.V[self.B :, : self.nv].copy_(visible)
         p = self._hidden_probability(self.V[self.B :], self.Fh[:C])
-        self._sample(p, self._new_chains()[:, :nh], self.Uh[:C], g)
+        self._new_chains()
+        assert self._chains_b is not None
+        self._sample(p, self._chains_b, 0, self.Uh[:C], _as_stream(g))
 
     # -- one gradient estimate -----------------------------------------------------------
-    def statistics(self, v0: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    def statistics(self, v0: torch.Tensor, g: torch.Generator | _Stream) -> torch.Tensor:
         """``V^T H`` for the batch ``v0`` (B, nv): B x the ascent direction, augmented.
 
         Block ``[:nv, :nh]`` holds ``sum v h`` differences, column ``nh`` the visible-bias and
@@ -687,55 +852,61 @@ class _Trainer:
         self._phases(v0, g)
         return self.V.t() @ self.H
 
-    def _phases(self, v0: torch.Tensor, g: torch.Generator) -> None:
+    def _phases(self, v0: torch.Tensor, g: torch.Generator | _Stream) -> None:
         """Fill ``V = [v0, 1; vk, 1]`` and ``H = [h0, 1; -(B/C) hk, -(B/C)]``."""
+        s = _as_stream(g)
         cfg = self.config
-        B, C, nv, nh = self.B, self.C, self.nv, self.nh
-        V, H = self.V, self.H
-        V[:B, :nv].copy_(v0)
-        p = self._hidden_probability(V[:B], self.Fh[:B])
+        B = self.B
+        self._v0.copy_(v0)
+        p = self._hidden_probability(self._v0, self._Fh_B)
         if cfg.persistent:
-            assert self.chains is not None
-            Hs = self.chains
+            assert self.chains is not None and self._chains_b is not None
+            Hs, Hs_b = self.chains, self._chains_b
             if cfg.sample_positive_hidden:
-                self._sample(p, H[:B, :nh], self.Uh[:B], g)
+                self._sample(p, self._H_b, 0, self._Uh_B, s)
             else:
-                self._mean(p, H[:B, :nh])
+                self._mean(p, self._Hpos)
         else:
-            Hs = self.Hs[:B]
-            self._sample(p, Hs[:, :nh], self.Uh[:B], g)
+            Hs, Hs_b = self._Hs_B, self._Hs_b
             if cfg.sample_positive_hidden:
-                H[:B, :nh].copy_(Hs[:, :nh])
-            else:
-                self._mean(p, H[:B, :nh])
-        Vn = V[B:]
+                self._sample(p, Hs_b, 0, self._Uh_B, s)
+                self._Hpos.copy_(Hs[:, : self.nh])
+            else:  # sample and mean in one pass
+                self._sample(p, Hs_b, 0, self._Uh_B, s, mean=self._H_b)
         for step in range(cfg.cd_k):
-            pv = self._visible_probability(Hs, self.Fv[:C])
+            pv = self._visible_probability(Hs, self._Fv_C)
             if cfg.sample_negative_visible:
-                self._sample(pv, Vn[:, :nv], self.Uv[:C], g)
+                self._sample(pv, self._V_b, B, self._Uv_C, s)
             else:
-                self._mean(pv, Vn[:, :nv])
-            ph = self._hidden_probability(Vn, self.Fh[:C])
+                self._mean(pv, self._Vneg_nv)
+            ph = self._hidden_probability(self._Vneg_nv, self._Fh_C)
             if step < cfg.cd_k - 1 or cfg.persistent:
-                self._sample(ph, Hs[:, :nh], self.Uh[:C], g)
-        self._mean(ph, H[B:, :nh], self.neg_scale)
+                self._sample(ph, Hs_b, 0, self._Uh_C, s)
+        ns = self.neg_scale
+        if s.generator is None:
+            f = self._np_dtype
+            scale, shift = (2.0 * ns, -ns) if self.spin else (ns, 0.0)
+            _affine(self._array(ph), self._array(self._H_b), B, f(scale), f(shift))
+        else:
+            self._mean(ph, self._Hneg, ns)
 
-    def step(self, v0: torch.Tensor, g: torch.Generator, lr: float, momentum: float) -> None:
+    def step(
+        self, v0: torch.Tensor, g: torch.Generator | _Stream, lr: float, momentum: float
+    ) -> None:
         """One parameter update from the batch ``v0`` (momentum on the increment, as HS)."""
         cfg = self.config
         self._phases(v0, g)
-        nv, nh, alpha = self.nv, self.nh, lr / self.B
-        V, H, vel = self.V, self.H, self.velocity
-        # [v0; vk]^T [h0; -(B/C) hk] and the bias sums: one GEMM of aligned shapes + 2 GEMVs
-        vel[:nv, :nh].addmm_(V[:, :nv].t(), H[:, :nh], beta=momentum, alpha=alpha)
-        vel[:nv, nh].addmv_(V[:, :nv].t(), H[:, nh], beta=momentum, alpha=alpha)
-        vel[nv, :nh].addmv_(H[:, :nh].t(), V[:, nv], beta=momentum, alpha=alpha)
+        # velocity <- momentum velocity + (lr/B) [v0, 1; vk, 1]^T [h0, 1; -(B/C) hk, -(B/C)]:
+        # weights and both bias sums in one GEMM written straight into the velocity buffer
+        # (its corner, sum of the ones columns' products, is 0 up to rounding: kept at 0)
+        self.velocity.addmm_(self._V_T, self.H, beta=momentum, alpha=lr / self.B)
+        self._vel_corner.zero_()
         if cfg.l2:
             self.vel_W.add_(self.W, alpha=-lr * cfg.l2)
         if cfg.l1 and cfg.l1_method == "subgradient":
             torch.sign(self.W, out=self.sign_buf)
             self.vel_W.add_(self.sign_buf, alpha=-lr * cfg.l1)
-        self.P.add_(self.velocity)
+        self._P_b.add_(self._vel_b)  # padding columns stay 0: one contiguous pass
         if cfg.l1 and cfg.l1_method == "proximal":
             torch.sign(self.W, out=self.sign_buf)
             self.W.abs_().sub_(lr * cfg.l1).clamp_(min=0.0).mul_(self.sign_buf)
@@ -747,9 +918,9 @@ class _Trainer:
         perm = torch.from_numpy(rng.permutation(n)).to(self.device)
         torch.index_select(data, 0, perm, out=perm_buf)
         lr, mom = learning_rate_at(cfg, epoch), momentum_at(cfg, epoch)
-        B = self.B
+        B, s = self.B, _Stream(g)
         for i in range(n // B):
-            self.step(perm_buf[i * B : (i + 1) * B], g, lr, mom)
+            self.step(perm_buf[i * B : (i + 1) * B], s, lr, mom)
 
     def epoch_streams(self, epoch: int) -> tuple[np.random.Generator, torch.Generator]:
         ss = _child(self.seed_seq, 1, epoch)
