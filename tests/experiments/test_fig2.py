@@ -46,3 +46,14 @@ def test_plot_and_cache(result):
     other = fig2.Config(chi2_samples=50_001)
     assert config_hash("fig2", other) != config_hash("fig2", config)
     assert not is_done(folder, "fig2", other)
+
+
+def test_presets_are_valid_and_bad_configs_are_refused():
+    from kadanoff.experiments import fig3
+
+    for mod in (fig2, fig3):
+        assert {"quick", "paper"} <= set(mod.PRESETS)
+    with pytest.raises(ValueError, match="divisible"):
+        fig2.Config(ring=20, network_depth=3)
+    with pytest.raises(ValueError, match="at least 2 spins"):
+        fig2.Config(ring=16, network_depth=4)

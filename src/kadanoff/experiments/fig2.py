@@ -37,8 +37,19 @@ class Config:
     soft_lambdas: tuple[float, ...] = (0.5, 2.0, 8.0)
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.ring % 2**self.network_depth or self.ring // 2**self.network_depth < 2:
+            raise ValueError(
+                f"ring = {self.ring} must be divisible by 2^network_depth = "
+                f"{2**self.network_depth}, leaving at least 2 spins in the top layer"
+            )
+        if self.ring > 22:
+            raise ValueError(f"ring = {self.ring} is enumerated exactly: use at most 22 spins")
+        if self.chi2_ring % 4:
+            raise ValueError(f"chi2_ring = {self.chi2_ring} must be divisible by 4")
 
-PRESETS = {"quick": Config(), "paper": Config(ring=20, chi2_samples=1_000_000)}
+
+PRESETS = {"quick": Config(), "paper": Config(chi2_samples=1_000_000)}
 
 
 def run(config: Config, folder: Path, *, device: str = "cpu", progress: bool = True) -> dict:

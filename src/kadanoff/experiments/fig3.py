@@ -413,6 +413,8 @@ def plot(folder: Path) -> list[tuple[Path, str]]:
         if f"corr_recon_{d}" in arrays:
             a.plot(r, arrays[f"corr_recon_{d}"], "-", label=f"reconstruction via layer {d}")
     a.plot(r, arrays["corr_top_down"], "--", label="top-down samples")
+    g1 = -metrics["data"]["energy_exact"] / metrics["K"] / 2  # u = -2 G(1) on the square lattice
+    a.plot([1], [g1], "r*", ms=12, label="exact G(1) (Kaufman, 40x40)", zorder=5)
     a.set_xlabel("distance r (sites)")
     a.set_ylabel("G(r) = <v_x v_{x+r}>")
     a.set_title("spin-spin correlations: data vs network")

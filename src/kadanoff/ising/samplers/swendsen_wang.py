@@ -19,8 +19,8 @@ from numba import njit, prange
 from ..._rng import SeedLike
 from ..model import IsingModel
 from ._random import load_state, seed_states, store_state, xoshiro_next
-from .base import Sampler, SweepInfo
-from .wolff import _bond, _check_sweeps, bond_threshold, cluster_setup, use_threads
+from .base import SweepInfo
+from .wolff import ClusterSampler, _bond, bond_threshold, cluster_setup, use_threads
 
 __all__ = ["SwendsenWangSampler"]
 
@@ -128,7 +128,7 @@ def _sw_serial(spins, nbr, z, thr_hi, thr_lo, n_sweeps, states, sizes, counts, o
         _sw_chain(spins, c, nbr, z, thr_hi, thr_lo, n_sweeps, states, sizes, counts, out, every)
 
 
-class SwendsenWangSampler(Sampler):
+class SwendsenWangSampler(ClusterSampler):
     """Swendsen-Wang cluster updates; one sweep relabels and re-flips every cluster.
 
     Parameters
@@ -153,43 +153,6 @@ class SwendsenWangSampler(Sampler):
 
     def __repr__(self) -> str:
         return f"SwendsenWangSampler({self.model!r})"
-
-    def run(
-        self, spins: np.ndarray, n_sweeps: int = 1, *, seed: SeedLike = None
-    ) -> tuple[np.ndarray, SweepInfo]:
-        """Advance every chain by ``n_sweeps`` Swendsen-Wang sweeps.
-
-        Parameters
-        ----------
-        spins : ndarray, shape ``(n_chains, *model.shape)``, ±1
-            Not modified; the new state is returned.
-        n_sweeps : int
-            Number of sweeps (``>= 0``).
-        seed : int, SeedSequence or Generator
-            Chain ``c`` uses stream ``c`` spawned from ``seed``.
-
-        Returns
-        -------
-        spins : ndarray, same shape, int8
-        info : SweepInfo
-        """
-        n_sweeps = _check_sweeps(n_sweeps)
-        _, out, info = self._advance(spins, n_sweeps, 0, seed)
-        return out, info
-
-    def record(
-        self, spins: np.ndarray, n_samples: int, *, thin: int = 1, seed: SeedLike = None
-    ) -> tuple[np.ndarray, np.ndarray, SweepInfo]:
-        """Run ``n_samples * thin`` sweeps in one compiled call, saving every ``thin``-th state.
-
-        Returns ``(samples, spins, info)`` with ``samples`` of shape
-        ``(n_samples, n_chains, *model.shape)``; see :meth:`WolffSampler.record`.
-        """
-        n_samples = _check_sweeps(n_samples, "n_samples")
-        thin = _check_sweeps(thin, "thin")
-        if thin < 1:
-            raise ValueError(f"thin must be >= 1, got {thin}")
-        return self._advance(spins, n_samples * thin, n_samples, seed)
 
     def _advance(
         self, spins: np.ndarray, n_sweeps: int, n_out: int, seed: SeedLike

@@ -201,46 +201,13 @@ def use_threads(n_chains: int, work: float) -> bool:
 PARALLEL_MIN_WORK = 1 << 16
 
 
-class WolffSampler(Sampler):
-    """Wolff single-cluster updates; one sweep is ``clusters_per_sweep`` cluster flips.
-
-    Parameters
-    ----------
-    model : IsingModel
-        Zero field; 2D torus, ring or open chain. ``K < 0`` on bipartite lattices only.
-    clusters_per_sweep : int
-        Clusters grown and flipped per sweep (a Wolff cluster has on average
-        ``chi``-many sites, so about ``n_sites / <|C|>`` clusters move every spin once).
-
-    Notes
-    -----
-    :meth:`run` returns :class:`SweepInfo` with ``flipped`` the total number of spin
-    flips (the sum of all cluster sizes; a spin flipped twice counts twice),
-    ``attempted = accepted =`` the number of clusters, and ``cluster_sizes`` every
-    cluster's size, chain-major: chain 0's clusters in order, then chain 1's, ...
-    """
-
-    name = "wolff"
-
-    def __init__(self, model: IsingModel, clusters_per_sweep: int = 1) -> None:
-        super().__init__(model)
-        if isinstance(clusters_per_sweep, bool) or not isinstance(
-            clusters_per_sweep, (int, np.integer)
-        ):
-            raise TypeError(f"clusters_per_sweep must be an integer, got {clusters_per_sweep!r}")
-        if clusters_per_sweep < 1:
-            raise ValueError(f"clusters_per_sweep must be >= 1, got {clusters_per_sweep}")
-        self.clusters_per_sweep = int(clusters_per_sweep)
-        self._nbr, self._z, self._gauge = cluster_setup(model, "Wolff")
-        self._thr_hi, self._thr_lo = bond_threshold(model.K)
-
-    def __repr__(self) -> str:
-        return f"WolffSampler({self.model!r}, clusters_per_sweep={self.clusters_per_sweep})"
+class ClusterSampler(Sampler):
+    """Shared driver of the cluster samplers: ``run`` and ``record`` over ``_advance``."""
 
     def run(
         self, spins: np.ndarray, n_sweeps: int = 1, *, seed: SeedLike = None
     ) -> tuple[np.ndarray, SweepInfo]:
-        """Advance every chain by ``n_sweeps * clusters_per_sweep`` Wolff updates.
+        """Advance every chain by ``n_sweeps`` sweeps (see the subclass for what a sweep is).
 
         Parameters
         ----------
@@ -281,6 +248,49 @@ class WolffSampler(Sampler):
         if thin < 1:
             raise ValueError(f"thin must be >= 1, got {thin}")
         return self._advance(spins, n_samples * thin, n_samples, seed)
+
+    def _advance(
+        self, spins: np.ndarray, n_sweeps: int, n_out: int, seed: SeedLike
+    ) -> tuple[np.ndarray, np.ndarray, SweepInfo]:
+        """``n_sweeps`` sweeps saving ``n_out`` evenly spaced states: ``(saved, spins, info)``."""
+        raise NotImplementedError
+
+
+class WolffSampler(ClusterSampler):
+    """Wolff single-cluster updates; one sweep is ``clusters_per_sweep`` cluster flips.
+
+    Parameters
+    ----------
+    model : IsingModel
+        Zero field; 2D torus, ring or open chain. ``K < 0`` on bipartite lattices only.
+    clusters_per_sweep : int
+        Clusters grown and flipped per sweep (a Wolff cluster has on average
+        ``chi``-many sites, so about ``n_sites / <|C|>`` clusters move every spin once).
+
+    Notes
+    -----
+    :meth:`run` returns :class:`SweepInfo` with ``flipped`` the total number of spin
+    flips (the sum of all cluster sizes; a spin flipped twice counts twice),
+    ``attempted = accepted =`` the number of clusters, and ``cluster_sizes`` every
+    cluster's size, chain-major: chain 0's clusters in order, then chain 1's, ...
+    """
+
+    name = "wolff"
+
+    def __init__(self, model: IsingModel, clusters_per_sweep: int = 1) -> None:
+        super().__init__(model)
+        if isinstance(clusters_per_sweep, bool) or not isinstance(
+            clusters_per_sweep, (int, np.integer)
+        ):
+            raise TypeError(f"clusters_per_sweep must be an integer, got {clusters_per_sweep!r}")
+        if clusters_per_sweep < 1:
+            raise ValueError(f"clusters_per_sweep must be >= 1, got {clusters_per_sweep}")
+        self.clusters_per_sweep = int(clusters_per_sweep)
+        self._nbr, self._z, self._gauge = cluster_setup(model, "Wolff")
+        self._thr_hi, self._thr_lo = bond_threshold(model.K)
+
+    def __repr__(self) -> str:
+        return f"WolffSampler({self.model!r}, clusters_per_sweep={self.clusters_per_sweep})"
 
     def _advance(
         self, spins: np.ndarray, n_sweeps: int, n_out: int, seed: SeedLike
