@@ -217,3 +217,11 @@ def test_sigkill_mid_epoch_then_resume_is_complete_and_bit_for_bit(data_dir, tmp
         assert torch.equal(p, q)
     assert load_checkpoint(killed)["start_epoch"] == 8
     assert [r["metrics"] for r in log] == [r["metrics"] for r in _log(whole)]
+
+
+def test_cli_preset_names_match_the_library():
+    from kadanoff.cli import train as cli_train
+    from kadanoff.rbm.train import DEFAULT_PRESET, PRESETS
+
+    assert set(cli_train._PRESET_NAMES) == set(PRESETS)
+    assert cli_train._DEFAULT_PRESET == DEFAULT_PRESET
