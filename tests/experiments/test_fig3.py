@@ -102,3 +102,23 @@ def test_quick_preset_claims(tmp_path):
     radii = [x["localized_radius"] for x in rf["l1"]]
     assert radii[0] < radii[1] < radii[2]  # fields grow with depth
     assert abs(m["fig3"]["data"]["energy_z"]) < 4.5
+
+
+def test_interrupted_run_resumes_from_saved_stages(run):
+    """Finished stages (dataset, first network) are reused; only the missing one is redone."""
+    out, _ = run
+    folder = out / "fig3"
+    (folder / "config.json").unlink()  # as if the run died before finishing
+    dataset = next(folder.glob("dataset_*.npz"))
+    first = next(folder.glob("dbn_l1_*.safetensors"))
+    second = next(folder.glob("dbn_no_l1_*.safetensors"))
+    second.unlink()
+    stamps = (dataset.stat().st_mtime_ns, first.stat().st_mtime_ns)
+    lines = []
+    again = reproduce(
+        "quick", out, only=["fig3"], progress=False, log=lines.append, configs={"fig3": TINY}
+    )
+    assert not any("cached" in line for line in lines)
+    assert (dataset.stat().st_mtime_ns, first.stat().st_mtime_ns) == stamps
+    assert second.exists()
+    assert again["fig3"]["data"] == run[1]["fig3"]["data"]
