@@ -435,6 +435,36 @@ def plot(folder: Path) -> list[tuple[Path, str]]:
         "of top-down samples. Right: the same data coarse-grained by majority rule.",
     )
 
+    # training curves, from the saved per-epoch metrics
+    history = json.loads((folder / "training_history.json").read_text())
+    if history:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+        for key, rows in sorted(history.items()):
+            tag, layer = key.split("/")
+            style = "-" if tag == "l1" else "--"
+            label = (
+                f"layer {int(layer.removeprefix('layer')) + 1}, {'L1' if tag == 'l1' else 'no L1'}"
+            )
+            ep = [r["epoch"] for r in rows]
+            n_in = int(sizes[int(layer.removeprefix("layer"))])  # units of the layer's input
+            for ax, metric, scale in zip(
+                axes, ("reconstruction_error", "pseudo_log_likelihood"), (1, 1 / n_in), strict=True
+            ):
+                if all(metric in r for r in rows):
+                    ax.plot(ep, [scale * r[metric] for r in rows], style, label=label)
+        axes[0].set_ylabel("reconstruction error (mean squared, per unit)")
+        axes[1].set_ylabel("pseudo-log-likelihood per input unit")
+        for ax in axes:
+            ax.set_xlabel("epoch")
+        axes[0].legend(frameon=False, fontsize=7, ncol=2)
+        fig.tight_layout()
+        save(
+            fig,
+            "fig3_training",
+            "Training curves of each layer, with (solid) and without (dashed) the L1 penalty, "
+            "on the monitoring subset of each layer's input.",
+        )
+
     # block spins of one sample
     bkeys = sorted(
         (k for k in arrays if k.startswith("block_example_")),
