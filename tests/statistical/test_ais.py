@@ -26,22 +26,11 @@ N_BETAS = 2000
 N_CHAINS = 200
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def random_rbm(cls, nv, nh, seed, w_scale, b_scale):
-    r = np.random.default_rng(seed)
-    return cls.from_parameters(
-        r.normal(scale=w_scale, size=(nv, nh)),
-        r.normal(scale=b_scale, size=nv),
-        r.normal(scale=b_scale, size=nh),
-        dtype=torch.float64,
-    )
+    return cls.random(nv, nh, seed=seed, weight_scale=w_scale, bias_scale=b_scale)
 
 
 def bond_rbm(n, K, noise, seed):

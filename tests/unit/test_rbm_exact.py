@@ -9,29 +9,17 @@ import pytest
 import scipy.special
 import torch
 
-from kadanoff._rng import make_rng
 from kadanoff.rbm import BinaryRBM, SpinRBM, exact
 from kadanoff.spins import all_states
 
 TOL = 1e-10
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def random_rbm(cls, nv, nh, seed, scale=0.5):
-    r = make_rng(seed)
-    return cls.from_parameters(
-        r.normal(scale=scale, size=(nv, nh)),
-        r.normal(scale=scale, size=nv),
-        r.normal(scale=scale, size=nh),
-        dtype=torch.float64,
-    )
+    return cls.random(nv, nh, seed=seed, weight_scale=scale)
 
 
 def brute_neg_energy(rbm):

@@ -7,7 +7,7 @@ import pytest
 import scipy.stats
 import torch
 
-from kadanoff._rng import make_rng, torch_generator
+from kadanoff._rng import torch_generator
 from kadanoff.rbm import (
     RBM,
     BinaryRBM,
@@ -24,13 +24,7 @@ TOL = 1e-10
 
 
 def random_rbm(cls, nv, nh, seed, scale=0.5):
-    r = make_rng(seed)
-    return cls.from_parameters(
-        r.normal(scale=scale, size=(nv, nh)),
-        r.normal(scale=scale, size=nv),
-        r.normal(scale=scale, size=nh),
-        dtype=torch.float64,
-    )
+    return cls.random(nv, nh, seed=seed, weight_scale=scale)
 
 
 def states(units, n):
@@ -54,13 +48,7 @@ def lse(x, axis=None):
 UNIT_CLASSES = [SpinRBM, BinaryRBM]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """These tensors are tiny: one thread avoids oversubscription on shared machines."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_constructor_and_properties():

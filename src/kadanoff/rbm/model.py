@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .._rng import SeedLike, torch_generator
+from .._rng import SeedLike, make_rng, torch_generator
 
 __all__ = ["RBM", "SpinRBM", "BinaryRBM", "UNIT_TYPES", "rbm_class"]
 
@@ -91,6 +91,33 @@ class RBM:
         self.hidden_bias = torch.zeros(int(n_hidden), dtype=dtype, device=device)
 
     # ------------------------------------------------------------------ construction
+    @classmethod
+    def random(
+        cls,
+        n_visible: int,
+        n_hidden: int,
+        *,
+        seed: SeedLike,
+        weight_scale: float = 0.5,
+        bias_scale: float | None = None,
+        dtype: torch.dtype = torch.float64,
+        device: str | torch.device = "cpu",
+    ) -> RBM:
+        """A machine with independent Gaussian parameters (a test oracle's input).
+
+        ``weights ~ N(0, weight_scale^2)``, biases ``~ N(0, bias_scale^2)`` (default
+        ``bias_scale = weight_scale``), drawn in the order weights, visible, hidden biases.
+        """
+        r = make_rng(seed)
+        b = weight_scale if bias_scale is None else bias_scale
+        return cls.from_parameters(
+            r.normal(scale=weight_scale, size=(n_visible, n_hidden)),
+            r.normal(scale=b, size=n_visible),
+            r.normal(scale=b, size=n_hidden),
+            dtype=dtype,
+            device=device,
+        )
+
     @classmethod
     def from_parameters(
         cls,

@@ -17,10 +17,9 @@ import numpy as np
 from numba import njit, prange
 
 from ..._rng import SeedLike
-from ..model import IsingModel
 from ._random import load_state, seed_states, store_state, xoshiro_next
 from .base import SweepInfo
-from .wolff import ClusterSampler, _bond, bond_threshold, cluster_setup, use_threads
+from .wolff import ClusterSampler, _bond, use_threads
 
 __all__ = ["SwendsenWangSampler"]
 
@@ -145,11 +144,7 @@ class SwendsenWangSampler(ClusterSampler):
     """
 
     name = "sw"
-
-    def __init__(self, model: IsingModel) -> None:
-        super().__init__(model)
-        self._nbr, self._z, self._gauge = cluster_setup(model, "Swendsen-Wang")
-        self._thr_hi, self._thr_lo = bond_threshold(model.K)
+    algorithm = "Swendsen-Wang"
 
     def __repr__(self) -> str:
         return f"SwendsenWangSampler({self.model!r})"
@@ -157,12 +152,8 @@ class SwendsenWangSampler(ClusterSampler):
     def _advance(
         self, spins: np.ndarray, n_sweeps: int, n_out: int, seed: SeedLike
     ) -> tuple[np.ndarray, np.ndarray, SweepInfo]:
-        s = self.check_state(spins)
-        n_chains = s.shape[0]
-        flat = s.reshape(n_chains, -1).copy()
-        n = flat.shape[1]
-        if self._gauge is not None:
-            flat *= self._gauge.reshape(1, -1)
+        flat = self._gauged_copy(spins)
+        n_chains, n = flat.shape
         states = seed_states(seed, n_chains)
         every = max(1, n_sweeps // n_out) if n_out else 1
         chunk = max(1, _BUFFER_ENTRIES // (n_chains * n))
@@ -205,4 +196,8 @@ class SwendsenWangSampler(ClusterSampler):
             flipped=int(all_sizes.sum()),
             cluster_sizes=all_sizes,
         )
-        return samples.reshape(n_out, *s.shape), flat.reshape(s.shape), info
+        return (
+            samples.reshape(n_out, n_chains, *self.model.shape),
+            flat.reshape(n_chains, *self.model.shape),
+            info,
+        )

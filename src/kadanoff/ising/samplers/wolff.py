@@ -202,7 +202,24 @@ PARALLEL_MIN_WORK = 1 << 16
 
 
 class ClusterSampler(Sampler):
-    """Shared driver of the cluster samplers: ``run`` and ``record`` over ``_advance``."""
+    """Shared driver of the cluster samplers: neighbour table, gauge and bond threshold, and
+    ``run`` and ``record`` over the subclass's ``_advance``."""
+
+    #: algorithm name used in error messages
+    algorithm = ""
+
+    def __init__(self, model: IsingModel) -> None:
+        super().__init__(model)
+        self._nbr, self._z, self._gauge = cluster_setup(model, self.algorithm)
+        self._thr_hi, self._thr_lo = bond_threshold(model.K)
+
+    def _gauged_copy(self, spins: np.ndarray) -> np.ndarray:
+        """Validated ``(n_chains, n_sites)`` copy of ``spins``, gauge-transformed if K < 0."""
+        s = self.check_state(spins)
+        flat = s.reshape(s.shape[0], -1).copy()
+        if self._gauge is not None:
+            flat *= self._gauge.reshape(1, -1)
+        return flat
 
     def run(
         self, spins: np.ndarray, n_sweeps: int = 1, *, seed: SeedLike = None
@@ -276,6 +293,7 @@ class WolffSampler(ClusterSampler):
     """
 
     name = "wolff"
+    algorithm = "Wolff"
 
     def __init__(self, model: IsingModel, clusters_per_sweep: int = 1) -> None:
         super().__init__(model)
@@ -286,8 +304,6 @@ class WolffSampler(ClusterSampler):
         if clusters_per_sweep < 1:
             raise ValueError(f"clusters_per_sweep must be >= 1, got {clusters_per_sweep}")
         self.clusters_per_sweep = int(clusters_per_sweep)
-        self._nbr, self._z, self._gauge = cluster_setup(model, "Wolff")
-        self._thr_hi, self._thr_lo = bond_threshold(model.K)
 
     def __repr__(self) -> str:
         return f"WolffSampler({self.model!r}, clusters_per_sweep={self.clusters_per_sweep})"
@@ -295,11 +311,8 @@ class WolffSampler(ClusterSampler):
     def _advance(
         self, spins: np.ndarray, n_sweeps: int, n_out: int, seed: SeedLike
     ) -> tuple[np.ndarray, np.ndarray, SweepInfo]:
-        s = self.check_state(spins)
-        n_chains = s.shape[0]
-        flat = s.reshape(n_chains, -1).copy()
-        if self._gauge is not None:
-            flat *= self._gauge.reshape(1, -1)
+        flat = self._gauged_copy(spins)
+        n_chains = flat.shape[0]
         n_clusters = n_sweeps * self.clusters_per_sweep
         states = seed_states(seed, n_chains)
         sizes = np.zeros((n_chains, n_clusters), dtype=np.int32)
@@ -331,7 +344,11 @@ class WolffSampler(ClusterSampler):
             flipped=int(sizes64.sum()),
             cluster_sizes=sizes64,
         )
-        return out.reshape(n_out, *s.shape), flat.reshape(s.shape), info
+        return (
+            out.reshape(n_out, n_chains, *self.model.shape),
+            flat.reshape(n_chains, *self.model.shape),
+            info,
+        )
 
 
 def _check_sweeps(n_sweeps: int, name: str = "n_sweeps") -> int:
