@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from kadanoff.ising.exact import (
+    K_CRITICAL_ATOL,
     chain_correlation,
     chain_correlation_infinite,
     chain_correlation_length,
@@ -35,7 +36,7 @@ from kadanoff.ising.exact import (
     onsager_specific_heat,
     ring_correlation,
 )
-from kadanoff.ising.model import K_CRITICAL, IsingModel
+from kadanoff.ising.model import K_CRITICAL, K_CRITICAL_RESIDUAL, IsingModel
 from kadanoff.lattice import Chain, SquareLattice
 from kadanoff.spins import all_states
 
@@ -170,6 +171,64 @@ def test_kaufman_rejects_bad_input():
 def test_onsager_energy_at_critical_point():
     assert abs(onsager_energy(K_CRITICAL) + math.sqrt(2)) < 1e-12
     assert onsager_specific_heat(K_CRITICAL) == math.inf
+
+
+def test_critical_constant_is_the_correctly_rounded_double():
+    # K_c = asinh(1)/2; every libm formula for it lands within 1 ulp of the literal
+    ulp = math.ulp(K_CRITICAL)
+    for formula in (math.asinh(1) / 2, 0.5 * math.log(1 + math.sqrt(2)), 0.5 * math.log1p(2**0.5)):
+        assert abs(formula - K_CRITICAL) <= ulp
+    assert abs(K_CRITICAL_RESIDUAL) <= ulp / 2
+
+
+@pytest.mark.parametrize(
+    "K",
+    [
+        K_CRITICAL,
+        math.nextafter(K_CRITICAL, 0.0),
+        math.nextafter(K_CRITICAL, 1.0),
+        0.5 * math.log(1 + math.sqrt(2)),
+        float(np.arcsinh(np.float64(1.0)) / 2),
+        K_CRITICAL + 0.9 * K_CRITICAL_ATOL,
+    ],
+)
+def test_critical_point_is_decided_by_the_input(K):
+    # whatever the rounding of sinh(2K) on this CPU, an input within K_CRITICAL_ATOL of K_c is
+    # the critical point: c and xi diverge, M vanishes, u = -sqrt 2
+    assert onsager_specific_heat(K) == math.inf
+    assert onsager_correlation_length(K) == math.inf
+    assert onsager_magnetization(K) == 0.0
+    assert abs(onsager_energy(K) + math.sqrt(2)) < 1e-12
+
+
+# (K as a double, u(K), c(K)) from 50-digit arithmetic (mpmath: the Onsager energy and
+# c = -K^2 du/dK by high-precision differentiation), evaluated at exactly these doubles
+NEAR_CRITICAL = [
+    (0.4406867935098715, -1.4142135623806049, 14.091834224068617),
+    (0.44068679350967155, -1.4142135623655869, 14.09194554942927),
+    (0.44068679360977153, -1.4142135681248352, 10.675617470468518),
+    (0.44068678350977153, -1.4142131044688791, 8.398183172350224),
+    (0.4406877935097715, -1.4142476257551969, 6.1207508397498103),
+    (0.44058679350977153, -1.4119794724170321, 3.8431809793814454),
+    (0.45068679350977153, -1.518431479002285, 1.5732079680506711),
+]
+
+
+@pytest.mark.parametrize(("K", "u", "c"), NEAR_CRITICAL)
+def test_onsager_accuracy_near_critical_point(K, u, c):
+    # |K - K_c| from 1e-13 to 1e-2: full double precision (the relative error is a few ulps;
+    # 1e-13 leaves room for a different libm), not the 1e-6 a naive sinh(2K) - 1 gives
+    assert abs(onsager_energy(K) - u) <= 1e-13 * abs(u)
+    assert abs(onsager_specific_heat(K) - c) <= 1e-13 * c
+
+
+def test_specific_heat_is_never_negative_at_low_temperature():
+    Ks = np.array([3.0, 5.0, 10.0, 20.0, 50.0])
+    assert np.all(onsager_specific_heat(Ks) >= 0)
+    for L in (4, 16):
+        assert np.all(kaufman_specific_heat_per_site(L, Ks) >= 0)
+    # and still exponentially small where c < 1e-13 (K >= 5): only the cancellation error is left
+    assert np.all(onsager_specific_heat(Ks[1:]) <= 1e-12 * Ks[1:] ** 2)
 
 
 def test_onsager_specific_heat_is_derivative_of_energy():

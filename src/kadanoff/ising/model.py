@@ -16,8 +16,13 @@ from ..spins import check_spins
 
 __all__ = ["IsingModel", "K_CRITICAL", "T_CRITICAL", "coupling_from"]
 
-#: Exact 2D critical coupling ``ln(1 + sqrt 2) / 2`` (the paper's 0.4352 is wrong).
-K_CRITICAL = 0.5 * math.log(1.0 + math.sqrt(2.0))
+#: Exact 2D critical coupling ``ln(1 + sqrt 2) / 2`` (the paper's 0.4352 is wrong), as the
+#: correctly rounded double. Written as a literal: ``0.5 * math.log(1 + math.sqrt(2))`` rounds to
+#: a neighbouring double on some libm builds, and the constant must not depend on the machine.
+K_CRITICAL = 0.4406867935097715
+#: ``ln(1 + sqrt 2) / 2 - K_CRITICAL`` (the rounding error of the literal), for ``K - K_c`` to
+#: full relative precision near the critical point.
+K_CRITICAL_RESIDUAL = -1.1252729464129330e-17
 #: Exact 2D critical temperature ``1 / K_CRITICAL``.
 T_CRITICAL = 1.0 / K_CRITICAL
 
