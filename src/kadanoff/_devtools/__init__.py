@@ -1,0 +1,1 @@
+"""Checks of the code base itself (not part of the public API)."""
