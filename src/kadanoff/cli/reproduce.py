@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import UsageError
+from . import UsageError, check_output_folder
 
 
 def add_parser(subparsers) -> None:
@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.preset}")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder: choose another path")
+    check_output_folder(out)
     t0 = time.perf_counter()
     metrics = reproduce(
         args.preset,
