@@ -547,3 +547,34 @@ def test_warm_up_checkpointed_while_it_runs(tmp_path):
         progress=False, checkpoint=ck, checkpoint_every=0.0,
     )  # fmt: skip
     assert seen[:4] == [None, 100, 200, 300]  # saved after every warm-up chunk
+
+
+@pytest.mark.parametrize("phase", ["pilot", "production"])
+def test_interrupt_between_the_sweep_and_its_bookkeeping(tmp_path, monkeypatch, phase):
+    """Ctrl-C after the chains moved on but before the counters did (here: while measuring
+    the new state) must not save the new state with the old count."""
+    from kadanoff.ising import _chains
+
+    m = _model2d(4, 0.3)
+    kw = dict(n_chains=2, thermalization=100, pilot_sweeps=200, progress=False)
+    kw["thin"] = 1 if phase == "production" else None  # a given thin: no pilot
+    stop_at = 30  # the 30th measurement: pilot sweep 30, or production round 30
+    ref = generate_dataset(m, 80, algorithm=StandInMetropolis(m), seed=6, **kw)
+    real, calls = _chains.observables, []
+
+    def interrupted(model, spins):
+        calls.append(1)
+        if len(calls) == stop_at:
+            raise KeyboardInterrupt
+        return real(model, spins)
+
+    ck = tmp_path / "run.partial.npz"
+    monkeypatch.setattr(_chains, "observables", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        generate_dataset(m, 80, algorithm=StandInMetropolis(m), seed=6, checkpoint=ck, **kw)
+    monkeypatch.setattr(_chains, "observables", real)
+    _, meta = read_npz(ck)
+    assert meta["phase"] == phase
+    assert meta["pilot_sweeps" if phase == "pilot" else "rounds_done"] == stop_at - 1
+    d = generate_dataset(m, 80, algorithm=StandInMetropolis(m), seed=6, checkpoint=ck, **kw)
+    np.testing.assert_array_equal(d.spins, ref.spins)

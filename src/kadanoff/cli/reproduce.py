@@ -15,7 +15,8 @@ def add_parser(subparsers) -> None:
         "reproduce",
         help="reproduce the paper's Fig. 2 (1D) and Fig. 3 (2D) with a report",
         description="Reproduce Mehta & Schwab's experiments; writes report.html, metrics.json "
-        "and figures into --out. Finished experiments are cached by config.",
+        "and figures into --out. Finished experiments are cached by config. metrics.json is "
+        "strict JSON: a number with no finite value (NaN, inf) is written as null.",
     )
     p.add_argument(
         "--preset",

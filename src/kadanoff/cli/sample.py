@@ -5,10 +5,11 @@ Example::
     kadanoff sample --lattice 2d --size 40 --K 0.408 --samples 20000 \\
         --algorithm wolff --seed 1 --out data/ising40.npz
 
-Every argument is checked before any sampling starts; a bad one prints a single line
-``kadanoff sample: error: ...`` and exits with code 2. A long run checkpoints into
-``OUT.partial.npz`` and resumes from it when rerun with the same arguments (a missing
-``--seed`` is then taken from the checkpoint).
+Every argument is checked before any sampling starts (that the output folder can be
+written, and that the request fits in memory); a bad one prints a single line
+``kadanoff sample: error: ...`` and exits with code 2. A long run checkpoints every stage,
+the warm-up included, into ``OUT.partial.npz`` and resumes from it when rerun with the same
+arguments (a missing ``--seed`` is then taken from the checkpoint).
 """
 
 from __future__ import annotations

@@ -161,6 +161,7 @@ class ChainRun:
             self.resumed = True
         else:
             self.spins = sampler.init_state(n_chains, seed=stage_seed(root, INIT, 0))
+        self._snapshot()
 
     # ------------------------------------------------------------------ bookkeeping
     @property
@@ -183,18 +184,25 @@ class ChainRun:
     def _enter(self, phase: str) -> None:
         if self.phase != phase:
             self.phase = phase
+            self._commit()
             self.save()  # a cheap checkpoint at each stage boundary
 
-    def _tick(self) -> None:
+    def _commit(self) -> None:
+        """After a finished step: snapshot the state, and checkpoint it if it is time."""
+        self._snapshot()
         self.dirty = True
         if self.checkpoint is not None and time.perf_counter() - self.last_saved >= self.every:
             self.save()
 
-    def state_meta(self) -> dict[str, Any]:
-        return {
-            "format": PARTIAL_FORMAT,
-            "format_version": PARTIAL_VERSION,
-            "config": self.config,
+    def _snapshot(self) -> None:
+        """Record the current state as the one a checkpoint will hold.
+
+        A Ctrl-C can land between any two statements of a step (after the spins moved on,
+        before the counter did); the checkpoint written on the way out must not mix the
+        two. So steps update the live attributes freely and then call this, which replaces
+        the snapshot with a single assignment; :meth:`save` writes only the snapshot.
+        """
+        self._snap: dict[str, Any] = {
             "phase": self.phase,
             "warmup_sweeps": self.warm_done,
             "pilot_sweeps": self.pilot_done,
@@ -207,31 +215,33 @@ class ChainRun:
             "tau_abs_magnetization": self.tau_m,
             "pilot_reliable": self.pilot_reliable,
             "counters": self.counters.as_dict(),
-            "elapsed_seconds": self.elapsed,
+            "state": self.spins,  # never modified in place: samplers return new arrays
         }
 
     def save(self) -> None:
-        """Write the checkpoint (when there is one) atomically."""
+        """Write the last committed state to the checkpoint (when there is one) atomically."""
         if self.checkpoint is None:
             return
-        k, r = self.rounds_done * self.n_chains, self.rounds_done
-        shape = (0, self.n_chains)
-        write_npz(
-            self.checkpoint,
-            {
-                "samples": self.samples[:k],
-                "energy": self.saved_e[:r],
-                "abs_magnetization": self.saved_m[:r],
-                "pilot_energy": np.array(self.pilot_e).reshape(-1, self.n_chains)
-                if self.pilot_e
-                else np.empty(shape),
-                "pilot_abs_magnetization": np.array(self.pilot_m).reshape(-1, self.n_chains)
-                if self.pilot_m
-                else np.empty(shape),
-                "state": self.spins,
-            },
-            self.state_meta(),
-        )
+        snap = dict(self._snap)
+        spins = snap.pop("state")
+        r, n_pilot = int(snap["rounds_done"]), int(snap["pilot_sweeps"])
+        pilot_shape = (n_pilot, self.n_chains)
+        meta = {
+            "format": PARTIAL_FORMAT,
+            "format_version": PARTIAL_VERSION,
+            "config": self.config,
+            **snap,
+            "elapsed_seconds": self.elapsed,
+        }
+        arrays: dict[str, np.ndarray] = {
+            "samples": self.samples[: r * self.n_chains],
+            "energy": self.saved_e[:r],
+            "abs_magnetization": self.saved_m[:r],
+            "pilot_energy": np.array(self.pilot_e[:n_pilot]).reshape(pilot_shape),
+            "pilot_abs_magnetization": np.array(self.pilot_m[:n_pilot]).reshape(pilot_shape),
+            "state": spins,
+        }
+        write_npz(self.checkpoint, arrays, meta)
         self.last_saved, self.dirty = time.perf_counter(), False
 
     def _restore(self) -> bool:
@@ -273,7 +283,8 @@ class ChainRun:
         self.saved_m[:r] = arrays["abs_magnetization"]
         self.pilot_e = list(arrays["pilot_energy"])
         self.pilot_m = list(arrays["pilot_abs_magnetization"])
-        self.spins = np.ascontiguousarray(arrays["state"], dtype=np.int8)
+        # a writable copy (arrays read from an .npz are read-only views of its bytes)
+        self.spins = np.array(arrays["state"], dtype=np.int8, order="C")
         return True
 
     @contextlib.contextmanager
@@ -297,7 +308,7 @@ class ChainRun:
                 self.spins, _ = self.sampler.run(self.spins, k, seed=seed)
                 setattr(self, attr, done + k)
                 bar.update(k)
-                self._tick()
+                self._commit()
 
     def warm_up(self, n_sweeps: int) -> None:
         """Stage 1: ``n_sweeps`` sweeps from the initial state."""
@@ -323,7 +334,7 @@ class ChainRun:
                     self.pilot_m.append(m)
                     self.pilot_done += 1
                     bar.update(1)
-                    self._tick()
+                    self._commit()
                 self.tau_e = mean_tau(np.array(self.pilot_e))
                 self.tau_m = mean_tau(np.array(self.pilot_m))
                 self.pilot_reliable = self.pilot_done > RELIABLE_TAUS * max(self.tau_e, self.tau_m)
@@ -370,4 +381,4 @@ class ChainRun:
                 self.counters.add(info)
                 self.spins, self.rounds_done = new, r + 1
                 bar.update(min(nc, n - r * nc))
-                self._tick()
+                self._commit()
