@@ -138,6 +138,25 @@ def test_every_output_is_group_readable_and_strict(run):
         assert d.stat().st_mode & 0o777 == 0o777 & ~UMASK, d
 
 
+
+def test_null_metrics_are_shown_not_crashed_on(run):
+    """metrics.json writes a NaN or inf as null: claims, tables and text still render."""
+    import copy
+
+    from kadanoff.experiments.report import _fmt
+
+    m = copy.deepcopy(run[1]["fig3"])
+    m["data"]["energy_z"] = None
+    for layers in m["receptive_fields"].values():
+        for x in layers:
+            x["localized_radius"] = x["radius_of_gyration"] = x["nn_cv"] = None
+    for bf in m["block_fields"].values():
+        bf["localized_radius"] = None
+    claims = fig3.claims(m)
+    assert "nan" in claims[1].result and claims[1].holds is False
+    assert fig3.tables(m) and fig3.reading(m)
+    assert _fmt(None) == _fmt(float("nan")) == "n/a"
+
 def test_rerun_uses_cache(run):
     out, m = run
     lines = []

@@ -451,7 +451,7 @@ def plot(folder: Path) -> list[tuple[Path, str]]:
                 axes, ("reconstruction_error", "pseudo_log_likelihood"), (1, 1 / n_in), strict=True
             ):
                 if all(metric in r for r in rows):
-                    ax.plot(ep, [scale * r[metric] for r in rows], style, label=label)
+                    ax.plot(ep, [scale * _num(r[metric]) for r in rows], style, label=label)
         axes[0].set_ylabel("reconstruction error (mean squared, per unit)")
         axes[1].set_ylabel("pseudo-log-likelihood per input unit")
         for ax in axes:

@@ -252,7 +252,7 @@ class ChainRun:
             return False
         try:
             arrays, meta = read_npz(path)
-        except FileFormatError as e:
+        except (FileFormatError, OSError) as e:
             msg = f"ignoring unreadable checkpoint {path}: {e}"
             warnings.warn(msg, RuntimeWarning, stacklevel=4)
             return False

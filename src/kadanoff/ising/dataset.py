@@ -352,7 +352,7 @@ def checkpoint_seed(path: str | os.PathLike) -> int | None:
     a run whose seed was drawn at random)."""
     try:
         _, meta = read_npz(path)
-    except (FileFormatError, FileNotFoundError):
+    except (FileFormatError, OSError):
         return None
     cfg = meta.get("config") or {}
     ent = cfg.get("seed_entropy")
