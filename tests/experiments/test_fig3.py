@@ -138,7 +138,6 @@ def test_every_output_is_group_readable_and_strict(run):
         assert d.stat().st_mode & 0o777 == 0o777 & ~UMASK, d
 
 
-
 def test_null_metrics_are_shown_not_crashed_on(run):
     """metrics.json writes a NaN or inf as null: claims, tables and text still render."""
     import copy
@@ -156,6 +155,7 @@ def test_null_metrics_are_shown_not_crashed_on(run):
     assert "nan" in claims[1].result and claims[1].holds is False
     assert fig3.tables(m) and fig3.reading(m)
     assert _fmt(None) == _fmt(float("nan")) == "n/a"
+
 
 def test_rerun_uses_cache(run):
     out, m = run
