@@ -84,6 +84,12 @@ def _fsync(path: Path, *, folder: bool = False) -> None:
         os.close(fd)
 
 
+def _naming(e: OSError, path: Path) -> OSError:
+    """``e`` (same errno, so the same OSError subclass) as a message naming ``path``."""
+    message = f"cannot write {path} ({e.strerror or e})"
+    return OSError(e.errno, message) if e.errno is not None else OSError(message)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it onto ``path`` atomically.
@@ -107,12 +113,15 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             folder, f".{path.name}.", (suffix if suffix is not None else path.suffix) + ".tmp"
         )
     except OSError as e:
-        raise OSError(e.errno, f"cannot write {path} ({e.strerror or e})") from e
+        raise _naming(e, path) from e
     try:
-        yield tmp
-        os.chmod(tmp, mode)  # in case the writer replaced the file or changed its mode
-        _fsync(tmp)
-        os.replace(tmp, path)
+        try:
+            yield tmp
+            os.chmod(tmp, mode)  # in case the writer replaced the file or changed its mode
+            _fsync(tmp)
+            os.replace(tmp, path)
+        except OSError as e:  # name the file the user asked for, not the temporary
+            raise _naming(e, path) from e
         _fsync(folder, folder=True)
     finally:
         with contextlib.suppress(FileNotFoundError):

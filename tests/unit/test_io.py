@@ -137,6 +137,16 @@ def test_atomic_write_error_names_the_file_not_a_temporary(tmp_path):
     with pytest.raises(OSError) as e:
         write_json(tmp_path / "f" / "x.json", {})
     assert str(tmp_path / "f" / "x.json") in str(e.value) and ".tmp" not in str(e.value)
+    # an existing folder where the file should go (the final rename fails)
+    (tmp_path / "d.json").mkdir()
+    with pytest.raises(IsADirectoryError) as e:
+        write_json(tmp_path / "d.json", {})
+    assert str(tmp_path / "d.json") in str(e.value) and ".tmp" not in str(e.value)
+    # the writer fails (disk full) with an error naming the temporary file
+    with pytest.raises(OSError) as e, kio.atomic_path(tmp_path / "big.npz") as tmp:
+        raise OSError(28, "No space left on device", str(tmp))
+    assert e.value.errno == 28 and "big.npz" in str(e.value) and ".tmp" not in str(e.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "f"]
 
 
 @pytest.mark.parametrize(
