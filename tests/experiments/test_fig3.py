@@ -1,13 +1,17 @@
 """Fig. 3 (2D) on a small lattice through the whole runner: sanity bounds, figures, report."""
 
 import json
+import os
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 from test_report import decode_images
 
+from kadanoff.cli import main
 from kadanoff.experiments import fig2, fig3
 from kadanoff.experiments.runner import reproduce
+from kadanoff.io import read_npz
 
 TINY = fig3.Config(
     L=16,
@@ -21,18 +25,24 @@ TINY = fig3.Config(
 )
 
 
+#: the umask the shared run is made under: not the usual 022, so that a file written 0600
+#: (mkstemp) or 0644 (umask ignored) is caught
+UMASK = 0o027
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reproduce")
-    metrics = reproduce(
-        "quick",
-        out,
-        only=["fig2", "fig3"],
-        progress=False,
-        log=lambda *a: None,
-        configs={"fig3": TINY, "fig2": fig2.Config(chi2_samples=20_000)},
-    )
-    return out, metrics
+    """`kadanoff reproduce` through the CLI, with the tiny configs as its quick preset."""
+    out = tmp_path_factory.mktemp("reproduce") / "out"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(fig3.PRESETS, "quick", TINY)
+        mp.setitem(fig2.PRESETS, "quick", fig2.Config(chi2_samples=20_000))
+        old = os.umask(UMASK)
+        try:
+            assert main(["reproduce", "--out", str(out), "--quiet"]) == 0
+        finally:
+            os.umask(old)
+    return out, json.loads((out / "metrics.json").read_text())
 
 
 def test_data_energy_matches_kaufman(run):
@@ -83,6 +93,68 @@ def test_report_and_files(run):
     history = json.loads((out / "fig3" / "training_history.json").read_text())
     assert sorted(history) == [f"{t}/layer{i}" for t in ("l1", "no_l1") for i in range(3)]
     assert all(len(h) == TINY.epochs for h in history.values())
+
+
+def _strict(text):
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_every_output_is_group_readable_and_strict(run):
+    """Walk every file `kadanoff reproduce` wrote: mode 0666 & ~umask (not mkstemp's 0600),
+    no temporary left, every JSON (files, .npz and .safetensors metadata) strict, every
+    figure decodable, the report's images too (test_report_and_files)."""
+    import matplotlib.image as mpimg
+    from safetensors import safe_open
+
+    out, _ = run
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    kinds = {p.suffix for p in files}
+    assert {".json", ".npz", ".safetensors", ".png", ".svg", ".html"} <= kinds, kinds
+    for p in files:
+        assert p.stat().st_mode & 0o777 == 0o666 & ~UMASK, (p, oct(p.stat().st_mode))
+        assert not p.name.startswith(".") and ".tmp" not in p.name and ".partial" not in p.name
+        if p.suffix == ".json":
+            _strict(p.read_text())
+        elif p.suffix == ".jsonl":
+            [_strict(line) for line in p.read_text().splitlines()]
+        elif p.suffix == ".npz":
+            with np.load(p, allow_pickle=False) as z:
+                _strict(str(z["meta"]))
+            read_npz(p)
+        elif p.suffix == ".safetensors":
+            with safe_open(str(p), framework="pt") as f:
+                _strict(f.metadata()["kadanoff"])
+        elif p.suffix == ".png":
+            assert mpimg.imread(p).ndim == 3
+        elif p.suffix == ".svg":
+            assert ET.parse(p).getroot().tag.endswith("svg")
+        elif p.suffix == ".html":
+            _, images = decode_images(p.read_text())
+            assert images and all(np.isfinite(im).all() for im in images)
+    for d in [out, *(p for p in out.rglob("*") if p.is_dir())]:
+        assert d.stat().st_mode & 0o777 == 0o777 & ~UMASK, d
+
+
+def test_null_metrics_are_shown_not_crashed_on(run):
+    """metrics.json writes a NaN or inf as null: claims, tables and text still render."""
+    import copy
+
+    from kadanoff.experiments.report import _fmt
+
+    m = copy.deepcopy(run[1]["fig3"])
+    m["data"]["energy_z"] = None
+    for layers in m["receptive_fields"].values():
+        for x in layers:
+            x["localized_radius"] = x["radius_of_gyration"] = x["nn_cv"] = None
+    for bf in m["block_fields"].values():
+        bf["localized_radius"] = None
+    claims = fig3.claims(m)
+    assert "nan" in claims[1].result and claims[1].holds is False
+    assert fig3.tables(m) and fig3.reading(m)
+    assert _fmt(None) == _fmt(float("nan")) == "n/a"
 
 
 def test_rerun_uses_cache(run):

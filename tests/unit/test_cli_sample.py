@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import stat
 import subprocess
 import sys
 
@@ -182,3 +183,74 @@ def test_python_dash_m_subprocess(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert load_dataset(out).spins.shape == (6, 8)
+
+
+# ------------------------------------------------ files and errors (issue 8, sections 3-4)
+@pytest.fixture
+def no_sampling(monkeypatch):
+    """Fail the test if any sampling starts: errors must come before any work."""
+
+    def refuse(*a, **k):
+        raise AssertionError("sampling started before the error")
+
+    monkeypatch.setattr("kadanoff.ising.dataset.generate_dataset", refuse)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_unwritable_proc_refused_before_the_warm_up(tmp_path, capsys, no_sampling):
+    """/proc is 'writable' to root by its mode bits, yet nothing can be created there."""
+    line = _one_line_error(capsys, _base(tmp_path, **{"--out": "/proc/x.npz"}), "writable")
+    assert ".tmp" not in line and "Errno" not in line
+
+
+@pytest.mark.skipif(not os.path.isfile("/etc/passwd"), reason="needs /etc/passwd")
+def test_out_under_a_system_file(tmp_path, capsys, no_sampling):
+    _one_line_error(capsys, _base(tmp_path, **{"--out": "/etc/passwd/x.npz"}), "is a file")
+
+
+@pytest.mark.parametrize(
+    "lattice, size, samples",
+    [("2d", "1000000000", "10"), ("2d", "100000", "10000"), ("1d", "1000000000", "10000")],
+)
+def test_memory_checked_up_front(tmp_path, capsys, no_sampling, lattice, size, samples):
+    argv = _base(tmp_path, **{"--lattice": lattice, "--size": size, "--samples": samples})
+    argv[argv.index("metropolis")] = "exact" if lattice == "1d" else "metropolis"
+    line = _one_line_error(capsys, argv, "of memory")
+    assert "GiB" in line and "available" in line and "--size" in line and "--samples" in line
+
+
+def test_os_error_while_writing_is_one_line(tmp_path, capsys, monkeypatch):
+    def disk_full(*a, **k):
+        raise OSError(28, "No space left on device", str(tmp_path / "out.npz"))
+
+    monkeypatch.setattr("kadanoff.ising.dataset.save_dataset", disk_full)
+    argv = _base(tmp_path, **{"--lattice": "1d", "--size": "6", "--algorithm": "exact"})
+    line = _one_line_error(capsys, argv, "No space left on device")
+    assert str(tmp_path / "out.npz") in line and "Errno" not in line
+
+
+@needs["exact_chain"]
+@pytest.mark.parametrize("mask", [0o002, 0o027])
+def test_dataset_mode_honours_umask_also_with_force(tmp_path, capsys, mask):
+    out = tmp_path / "out.npz"
+    argv = _base(tmp_path, **{"--lattice": "1d", "--size": "6", "--algorithm": "exact"})
+    old = os.umask(mask)
+    try:
+        assert main([*argv, "--quiet"]) == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
+        out.chmod(0o644)
+        assert main([*argv, "--quiet", "--force"]) == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npz"]  # no temp, no partial
+
+
+def test_memory_error_that_slips_through_is_one_line(tmp_path, capsys, monkeypatch):
+    def too_big(*a, **k):
+        raise MemoryError("Unable to allocate 74.5 GiB for an array")
+
+    monkeypatch.setattr("kadanoff.ising.dataset.generate_dataset", too_big)
+    argv = _base(tmp_path, **{"--lattice": "1d", "--size": "6", "--algorithm": "exact"})
+    line = _one_line_error(capsys, argv, "not enough memory")
+    assert "74.5 GiB" in line and "fewer samples" in line

@@ -225,3 +225,121 @@ def test_cli_preset_names_match_the_library():
 
     assert set(cli_train._PRESET_NAMES) == set(PRESETS)
     assert cli_train._DEFAULT_PRESET == DEFAULT_PRESET
+
+
+# ------------------------------------------------ files and errors (issue 8, sections 3-4)
+def _one_line(capsys, argv, match):
+    rc = main(["train", *argv])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2, err
+    assert len(err.splitlines()) == 1 and err.startswith("kadanoff train: error: "), err
+    assert match in err, err
+    assert "Traceback" not in err and "Errno" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "absent"),
+    [
+        (["--lr", "inf"], "--lr must be a finite positive number", "learning_rate"),
+        (["--lr", "nan"], "--lr must be a finite positive number", "learning_rate"),
+        (["--l1", "inf"], "--l1 must be a finite", None),
+        (["--hidden", "16,,4"], "empty entry", None),
+        (["--hidden", "16,"], "empty entry", None),
+        (["--hidden", ",4"], "empty entry", None),
+    ],
+)
+def test_cli_bad_numbers_name_the_flag(args, message, absent, data_dir, tmp_path, capsys):
+    data = _dataset(data_dir, 8, 500)
+    argv = ["--data", str(data), "--hidden", "4", "--out", str(tmp_path / "o"), *args]
+    err = _one_line(capsys, argv, message)
+    assert absent is None or absent not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_config_errors_name_the_flag(data_dir, tmp_path, capsys, monkeypatch):
+    """A TrainConfig complaint about a field is reported as the flag that set it."""
+    import kadanoff.rbm.train as rbm_train
+
+    def refuse(name, **changes):
+        raise ValueError(f"learning_rate must be positive, got {changes['learning_rate']}")
+
+    monkeypatch.setattr(rbm_train, "get_preset", refuse)
+    data = _dataset(data_dir, 8, 500)
+    argv = ["--data", str(data), "--hidden", "4", "--out", str(tmp_path / "o"), "--lr", "0.1"]
+    err = _one_line(capsys, argv, "--lr must be positive")
+    assert "learning_rate" not in err
+
+
+def test_cli_data_that_is_not_a_dataset(tmp_path, capsys):
+    folder = tmp_path / "folder.npz"
+    folder.mkdir()
+    argv = ["--hidden", "4", "--out", str(tmp_path / "o")]
+    _one_line(capsys, ["--data", str(folder), *argv], "is a folder")
+    text = tmp_path / "text.npz"
+    text.write_text("v1,v2\n1,-1\n")
+    err = _one_line(capsys, ["--data", str(text), *argv], "not an .npz archive")
+    assert "pickle" not in err
+
+
+@pytest.mark.parametrize(
+    "out, match",
+    [
+        ("/etc/passwd/x", "is a file"),  # the issue's example: was a NotADirectoryError traceback
+        ("/proc/x", "writable"),  # /proc: root may "write" by the mode bits, but cannot create
+        ("FILE/x", "is a file"),
+    ],
+)
+def test_cli_unwritable_out_is_one_line_before_any_work(
+    out, match, data_dir, tmp_path, capsys, monkeypatch
+):
+    if out.startswith("/") and not os.path.exists(out.rsplit("/", 1)[0]):
+        pytest.skip(f"{out} needs Linux")
+    (tmp_path / "FILE").write_text("x")
+    out = out.replace("FILE", str(tmp_path / "FILE"))
+
+    def refuse(*a, **k):
+        raise AssertionError("work started before the error")
+
+    monkeypatch.setattr("kadanoff.cli.train._load_spins", refuse)
+    data = _dataset(data_dir, 8, 500)
+    _one_line(capsys, ["--data", str(data), "--hidden", "4", "--out", out], match)
+
+
+def _strict(text):
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("hidden", ["4", "4,2"])
+def test_cli_outputs_honour_umask_and_are_strict_json(hidden, data_dir, tmp_path):
+    """Every file of a run: mode 0666 & ~umask, JSON strict; load_model takes the folder."""
+    data = _dataset(data_dir, 8, 500)
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--hidden", hidden, "--epochs", "2"]
+    argv += ["--batch-size", "50", "--seed", "1", "--out", str(out), "--quiet"]
+    old = os.umask(0o027)
+    try:
+        assert main(argv) == 0
+    finally:
+        os.umask(old)
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert {"model.safetensors", "model.json", "run.json", "log.jsonl"} <= {p.name for p in files}
+    for p in files:
+        assert p.stat().st_mode & 0o777 == 0o640, (p, oct(p.stat().st_mode))
+        assert not p.name.endswith(".tmp"), p
+        if p.suffix == ".json":
+            _strict(p.read_text())
+        elif p.suffix == ".jsonl":
+            [_strict(line) for line in p.read_text().splitlines()]
+        elif p.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(p), framework="pt") as f:
+                _strict(f.metadata()["kadanoff"])
+    for d in [out, *(p for p in out.rglob("*") if p.is_dir())]:
+        assert d.stat().st_mode & 0o777 == 0o750, d
+    model = load_model(out)  # the --out folder itself
+    assert (isinstance(model, SpinRBM) and model.n_hidden == 4) or model.sizes == [8, 4, 2]

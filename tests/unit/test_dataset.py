@@ -478,3 +478,103 @@ def test_pickled_npz_never_loaded_even_with_spins_ok(tmp_path):
         z.writestr("extra.npy", buf.getvalue())
     with pytest.raises(FileFormatError, match="pickle"):
         load_dataset(p)
+
+
+@pytest.mark.parametrize(
+    "stop_at, phase, kw",
+    [
+        # 350 warm-up sweeps are 4 calls (100, 100, 100, 50): stop after two of them
+        (2, "warmup", dict(thermalization=350, thin=2)),
+        # automatic mode: 1 warm-up call, then one call per pilot sweep; stop in the pilot
+        (60, "pilot", dict()),
+    ],
+)
+def test_interrupted_warm_up_and_pilot_resume_bit_for_bit(tmp_path, stop_at, phase, kw):
+    """The warm-up and the pilot are checkpointed too: Ctrl-C there loses nothing, and the
+    resumed run equals one run in one go, bit for bit."""
+    m = _model2d(4, 0.3)
+    kw = dict(n_chains=2, progress=False, **kw)
+    ref = generate_dataset(m, 20, algorithm=StandInMetropolis(m), seed=4, **kw)
+    ck = tmp_path / "run.partial.npz"
+    bad = Interrupting(m, stop_at=stop_at)
+    with pytest.raises(KeyboardInterrupt):
+        generate_dataset(m, 20, algorithm=bad, seed=4, checkpoint=ck, checkpoint_every=1e9, **kw)
+    arrays, meta = read_npz(ck)
+    assert meta["phase"] == phase and meta["rounds_done"] == 0
+    if phase == "warmup":
+        assert meta["warmup_sweeps"] == 200 and meta["pilot_sweeps"] == 0
+    else:
+        assert meta["warmup_sweeps"] == ds.MIN_THERMALIZATION
+        assert meta["pilot_sweeps"] == stop_at - 1 == len(arrays["pilot_energy"])
+    resumed = Interrupting(m, stop_at=-1)
+    d = generate_dataset(m, 20, algorithm=resumed, seed=4, checkpoint=ck, **kw)
+    whole = StandInMetropolis(m)
+    generate_dataset(m, 20, algorithm=whole, seed=4, **kw)
+    assert resumed.calls == whole.calls - stop_at  # only the sweeps not done before
+    np.testing.assert_array_equal(d.spins, ref.spins)
+    for key in ("thermalization", "thinning", "tau_energy", "tau_abs_magnetization", "acceptance"):
+        assert d.meta[key] == ref.meta[key], key
+    assert not ck.exists()
+
+
+def test_old_production_only_checkpoint_is_ignored(tmp_path):
+    m = _model2d(4, 0.3)
+    kw = dict(n_chains=2, thermalization=5, thin=2, progress=False)
+    ck = tmp_path / "run.partial.npz"
+    with pytest.raises(KeyboardInterrupt):
+        generate_dataset(m, 20, algorithm=Interrupting(m, 3), seed=9, checkpoint=ck, **kw)
+    arrays, meta = read_npz(ck)
+    write_npz(ck, arrays, {**meta, "format_version": 1})
+    with pytest.warns(RuntimeWarning, match="version"):
+        d = generate_dataset(m, 20, algorithm=StandInMetropolis(m), seed=9, checkpoint=ck, **kw)
+    ref = generate_dataset(m, 20, algorithm=StandInMetropolis(m), seed=9, **kw)
+    np.testing.assert_array_equal(d.spins, ref.spins)
+
+
+def test_warm_up_checkpointed_while_it_runs(tmp_path):
+    """Without an exception (kill -9), the warm-up on disk is at most checkpoint_every old."""
+    m = _model2d(4, 0.3)
+    ck = tmp_path / "run.partial.npz"
+    seen = []
+
+    class Watching(StandInMetropolis):
+        def run(self, spins, n_sweeps=1, *, seed=None):
+            seen.append(read_npz(ck)[1]["warmup_sweeps"] if ck.exists() else None)
+            return super().run(spins, n_sweeps, seed=seed)
+
+    generate_dataset(
+        m, 4, algorithm=Watching(m), seed=1, n_chains=2, thermalization=300, thin=1,
+        progress=False, checkpoint=ck, checkpoint_every=0.0,
+    )  # fmt: skip
+    assert seen[:4] == [None, 100, 200, 300]  # saved after every warm-up chunk
+
+
+@pytest.mark.parametrize("phase", ["pilot", "production"])
+def test_interrupt_between_the_sweep_and_its_bookkeeping(tmp_path, monkeypatch, phase):
+    """Ctrl-C after the chains moved on but before the counters did (here: while measuring
+    the new state) must not save the new state with the old count."""
+    from kadanoff.ising import _chains
+
+    m = _model2d(4, 0.3)
+    kw = dict(n_chains=2, thermalization=100, pilot_sweeps=200, progress=False)
+    kw["thin"] = 1 if phase == "production" else None  # a given thin: no pilot
+    stop_at = 30  # the 30th measurement: pilot sweep 30, or production round 30
+    ref = generate_dataset(m, 80, algorithm=StandInMetropolis(m), seed=6, **kw)
+    real, calls = _chains.observables, []
+
+    def interrupted(model, spins):
+        calls.append(1)
+        if len(calls) == stop_at:
+            raise KeyboardInterrupt
+        return real(model, spins)
+
+    ck = tmp_path / "run.partial.npz"
+    monkeypatch.setattr(_chains, "observables", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        generate_dataset(m, 80, algorithm=StandInMetropolis(m), seed=6, checkpoint=ck, **kw)
+    monkeypatch.setattr(_chains, "observables", real)
+    _, meta = read_npz(ck)
+    assert meta["phase"] == phase
+    assert meta["pilot_sweeps" if phase == "pilot" else "rounds_done"] == stop_at - 1
+    d = generate_dataset(m, 80, algorithm=StandInMetropolis(m), seed=6, checkpoint=ck, **kw)
+    np.testing.assert_array_equal(d.spins, ref.spins)

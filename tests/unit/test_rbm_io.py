@@ -195,3 +195,16 @@ def test_model_paths():
     assert model_paths("a/b")[0].name == "b.safetensors"
     assert model_paths("a/b.safetensors")[1].name == "b.json"
     assert model_paths("a/b.json")[0].name == "b.safetensors"
+
+
+def test_load_model_accepts_the_train_out_folder(tmp_path):
+    """``kadanoff train --out DIR`` writes DIR/model.safetensors; load_model(DIR) reads it."""
+    m = random_rbm(SpinRBM, 5, 2, seed=3)
+    save_model(m, tmp_path / "model.safetensors")
+    assert_same(load_model(tmp_path), m)
+    assert_same(load_model(str(tmp_path)), m)
+    assert model_paths(tmp_path) == (tmp_path / "model.safetensors", tmp_path / "model.json")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileFormatError, match=r"no model file .*model\.safetensors"):
+        load_model(empty)

@@ -1,14 +1,18 @@
 """Command line: ``kadanoff {sample,train,reproduce,...}``.
 
 Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
-``run(args) -> int``. Usage errors print one line and exit with code 2.
+``run(args) -> int``. Usage errors print one line and exit with code 2, and so do
+errors reading or writing files (:class:`OSError`) and requests too large for memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import tempfile
+from pathlib import Path
 
 from .. import __version__
 
@@ -22,6 +26,39 @@ COMMANDS = {
 
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit code 2."""
+
+
+def check_output_folder(folder: str | os.PathLike, flag: str = "--out") -> None:
+    """Raise :class:`UsageError` unless files can be written in ``folder``.
+
+    ``folder`` need not exist yet: then its nearest existing ancestor must be a folder in
+    which one can create files. The check creates (and removes) a probe file, since
+    permission bits alone can mislead (``/proc`` is "writable" to root, yet nothing can be
+    created there). Called before any work so that a run never fails at its end.
+    """
+    folder = Path(folder) if str(folder) else Path(".")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "" if existing == folder else f"cannot create {folder}: "
+        raise UsageError(f"{flag}: {where}{existing} is a file, not a folder; choose another")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".kadanoff-write-test-", dir=existing)
+    except OSError as e:
+        raise UsageError(
+            f"{flag}: cannot write to {existing} ({e.strerror or e}): "
+            f"choose a {flag} in a writable folder"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def describe_os_error(e: OSError) -> str:
+    """One line for an OSError: ``'PATH: reason'`` rather than ``'[Errno 20] ...'``."""
+    if e.strerror and e.filename is not None:
+        return f"{e.filename}: {e.strerror}"
+    return e.strerror or str(e)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,8 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     mod = importlib.import_module(COMMANDS[args.command])
     try:
         return int(mod.run(args) or 0)
-    except (UsageError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as e:
+    except (UsageError, ValueError) as e:
         print(f"kadanoff {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # files and folders: one line naming the path, no traceback
+        print(f"kadanoff {args.command}: error: {describe_os_error(e)}", file=sys.stderr)
+        return 2
+    except MemoryError as e:
+        print(
+            f"kadanoff {args.command}: error: not enough memory ({e or 'allocation failed'}): "
+            "ask for less (fewer samples or chains, a smaller system)",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print(f"kadanoff {args.command}: interrupted", file=sys.stderr)

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import UsageError
+from . import UsageError, check_output_folder
 
 
 def add_parser(subparsers) -> None:
@@ -15,7 +15,8 @@ def add_parser(subparsers) -> None:
         "reproduce",
         help="reproduce the paper's Fig. 2 (1D) and Fig. 3 (2D) with a report",
         description="Reproduce Mehta & Schwab's experiments; writes report.html, metrics.json "
-        "and figures into --out. Finished experiments are cached by config.",
+        "and figures into --out. Finished experiments are cached by config. metrics.json is "
+        "strict JSON: a number with no finite value (NaN, inf) is written as null.",
     )
     p.add_argument(
         "--preset",
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.preset}")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder: choose another path")
+    check_output_folder(out)
     t0 = time.perf_counter()
     metrics = reproduce(
         args.preset,

@@ -5,10 +5,11 @@ Example::
     kadanoff sample --lattice 2d --size 40 --K 0.408 --samples 20000 \\
         --algorithm wolff --seed 1 --out data/ising40.npz
 
-Every argument is checked before any sampling starts; a bad one prints a single line
-``kadanoff sample: error: ...`` and exits with code 2. A long run checkpoints into
-``OUT.partial.npz`` and resumes from it when rerun with the same arguments (a missing
-``--seed`` is then taken from the checkpoint).
+Every argument is checked before any sampling starts (that the output folder can be
+written, and that the request fits in memory); a bad one prints a single line
+``kadanoff sample: error: ...`` and exits with code 2. A long run checkpoints every stage,
+the warm-up included, into ``OUT.partial.npz`` and resumes from it when rerun with the same
+arguments (a missing ``--seed`` is then taken from the checkpoint).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .._rng import fresh_seed
 from ..ising.model import IsingModel, coupling_from
 from ..ising.samplers import ALGORITHMS, make_sampler, resolve_device
 from ..lattice import make_lattice
-from . import UsageError
+from . import UsageError, check_output_folder
 
 __all__ = ["add_parser", "run"]
 
@@ -100,14 +101,56 @@ def _check_output(out: str, force: bool) -> Path:
         raise UsageError(f"--out {out} is a folder; give a file name ending in .npz")
     if path.exists() and not force:
         raise UsageError(f"{out} already exists; pass --force to overwrite or choose another --out")
-    folder = path.parent
-    while not folder.exists():  # the nearest existing ancestor must let us create the rest
-        folder = folder.parent
-    if not folder.is_dir():
-        raise UsageError(f"cannot create the folder of {out}: {folder} is a file")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot write to {folder}: choose an --out in a writable folder")
+    check_output_folder(path.parent)
     return path
+
+
+#: bytes per site and chain of the chains' state (int8 spins and a float64 random number),
+#: and per site of the lattice tables (int64 neighbours, or 2 x 2 transfer matrices): a
+#: lower bound, so that no request that fits is refused
+_BYTES_PER_CHAIN_SITE = 9
+_BYTES_PER_SITE = 32
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), if known."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.0f} MiB"
+
+
+def _check_memory(
+    lattice: str, size: int, samples: int, chains: int | None, algorithm: str, device: str
+) -> None:
+    """Refuse, before allocating anything, a request that cannot fit in memory.
+
+    The dataset holds ``samples x sites`` int8 spins, and is copied once when returned.
+    """
+    from ..ising.dataset import DEFAULT_CHAINS
+
+    sites = size if lattice == "1d" else size * size
+    key = "exact" if algorithm == "exact" else ("cpu" if device == "cpu" else "cuda")
+    n_chains = min(chains or DEFAULT_CHAINS[key], samples)
+    need = 2 * samples * sites + sites * (n_chains * _BYTES_PER_CHAIN_SITE + _BYTES_PER_SITE)
+    have = _available_memory()
+    if have is not None and need > have:
+        raise UsageError(
+            f"{samples:,} samples of {sites:,} spins (--size {size}, {lattice}) with "
+            f"{n_chains} chains need at least {_gib(need)} of memory, more than the "
+            f"{_gib(have)} available: use a smaller --size, fewer --samples or --chains"
+        )
 
 
 def _plan(args: argparse.Namespace) -> _Plan:
@@ -138,11 +181,12 @@ def _plan(args: argparse.Namespace) -> _Plan:
         if value is not None and value < minimum:
             raise UsageError(f"{flag} must be >= {minimum}, got {value}")
     out = _check_output(_require(args, "out", "--out PATH.npz"), args.force)
-
-    model = IsingModel(make_lattice(lattice, size), coupling_from(K=args.K, T=args.T), args.field)
     algorithm = args.algorithm
     if algorithm is None:
         algorithm = "exact" if lattice == "1d" else ("wolff" if args.field == 0 else "metropolis")
+    _check_memory(lattice, size, samples, args.chains, algorithm, args.device)
+
+    model = IsingModel(make_lattice(lattice, size), coupling_from(K=args.K, T=args.T), args.field)
     device = resolve_device(algorithm, model, args.device)
     make_sampler(algorithm, model, device=device)  # any remaining incompatibility, up front
 

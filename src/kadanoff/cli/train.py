@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import UsageError
+from . import UsageError, check_output_folder
 
 __all__ = ["add_parser", "run"]
 
@@ -86,8 +88,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _parse_hidden(text: str) -> list[int]:
+    parts = text.split(",")
+    if any(not s.strip() for s in parts):
+        raise UsageError(
+            f"--hidden {text!r} has an empty entry: give comma-separated sizes such as 400,100,25"
+        )
     try:
-        sizes = [int(s) for s in text.split(",") if s.strip()]
+        sizes = [int(s) for s in parts]
     except ValueError:
         raise UsageError(
             f"--hidden must be one or more comma-separated positive integers, got {text!r}"
@@ -97,23 +104,27 @@ def _parse_hidden(text: str) -> list[int]:
     return sizes
 
 
+#: argparse dest -> TrainConfig field
+_FIELDS = {
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "learning_rate",
+    "cd_k": "cd_k",
+    "pcd": "persistent",
+    "l1": "l1",
+    "l2": "l2",
+    "momentum": "momentum",
+    "units": "units",
+    "dtype": "dtype",
+    "device": "device",
+}
+
+
 def _config(args: argparse.Namespace) -> Any:
     from ..rbm.train import get_preset
 
     changes: dict[str, Any] = {}
-    for flag, field in (
-        ("epochs", "epochs"),
-        ("batch_size", "batch_size"),
-        ("lr", "learning_rate"),
-        ("cd_k", "cd_k"),
-        ("pcd", "persistent"),
-        ("l1", "l1"),
-        ("l2", "l2"),
-        ("momentum", "momentum"),
-        ("units", "units"),
-        ("dtype", "dtype"),
-        ("device", "device"),
-    ):
+    for flag, field in _FIELDS.items():
         value = getattr(args, flag)
         if value is not None:
             changes[field] = value
@@ -121,12 +132,12 @@ def _config(args: argparse.Namespace) -> Any:
         v = getattr(args, flag)
         if v is not None and v < 1:
             raise UsageError(f"--{flag.replace('_', '-')} must be a positive integer, got {v}")
-    if args.lr is not None and not args.lr > 0:
-        raise UsageError(f"--lr must be positive, got {args.lr}")
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        raise UsageError(f"--lr must be a finite positive number, got {args.lr}")
     for flag in ("l1", "l2"):
         v = getattr(args, flag)
-        if v is not None and not v >= 0:
-            raise UsageError(f"--{flag} must be >= 0, got {v}")
+        if v is not None and not (math.isfinite(v) and v >= 0):
+            raise UsageError(f"--{flag} must be a finite number >= 0, got {v}")
     if args.momentum is not None and not 0 <= args.momentum < 1:
         raise UsageError(f"--momentum must lie in [0, 1), got {args.momentum}")
     if args.device is not None and args.device.startswith("cuda"):
@@ -134,11 +145,21 @@ def _config(args: argparse.Namespace) -> Any:
 
         if not torch.cuda.is_available():
             raise UsageError("--device cuda was asked for but no CUDA device is available")
-    return get_preset(args.preset, **changes)
+    try:
+        return get_preset(args.preset, **changes)
+    except ValueError as e:  # name the flag, not the TrainConfig field
+        message = str(e)
+        for flag, field in _FIELDS.items():
+            message = re.sub(rf"\b{field}\b", "--" + flag.replace("_", "-"), message)
+        raise UsageError(message) from None
 
 
 def _load_spins(path: str) -> tuple[Any, dict[str, Any]]:
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(
+            f"--data {path} is a folder: give the .npz file written by `kadanoff sample`"
+        )
     if not p.is_file():
         raise UsageError(f"--data {path}: no such file (create one with `kadanoff sample`)")
     try:
@@ -173,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a folder")
+    check_output_folder(out)
     spins, data_meta = _load_spins(args.data)
     n_visible = int(spins[0].size) if len(spins) else 0
     if len(spins) < config.batch_size:
@@ -215,8 +237,7 @@ def run(args: argparse.Namespace) -> int:
     def write_log(layer: int, history: list[dict[str, Any]]) -> None:
         histories[layer] = history
         lines = [kio.to_json(_log_line(i, m)) for i in sorted(histories) for m in histories[i]]
-        with kio.atomic_path(out / "log.jsonl") as tmp:
-            tmp.write_text("".join(line + "\n" for line in lines))
+        kio.write_text(out / "log.jsonl", "".join(line + "\n" for line in lines))
 
     progress = not args.quiet
     if len(hidden) == 1:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import read_npz, write_npz
+from ..io import read_npz, save_figure, write_npz
 from .base import Claim
 
 NAME = "fig2"
@@ -205,8 +205,8 @@ def plot(folder: Path) -> list[tuple[Path, str]]:
         b.spines[side].set_visible(False)
     fig.tight_layout()
     out = folder / "fig2.png"
-    fig.savefig(out, dpi=130)
-    fig.savefig(folder / "fig2.svg")
+    save_figure(fig, out, dpi=130)
+    save_figure(fig, folder / "fig2.svg")
     plt.close(fig)
     return [
         (

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import read_npz, write_json, write_npz
+from ..io import read_npz, save_figure, write_json, write_npz
 from .base import Claim
 
 NAME = "fig3"
@@ -321,8 +321,8 @@ def plot(folder: Path) -> list[tuple[Path, str]]:
     out: list[tuple[Path, str]] = []
 
     def save(fig, name: str, caption: str) -> None:
-        fig.savefig(folder / f"{name}.png", dpi=110)
-        fig.savefig(folder / f"{name}.svg")
+        save_figure(fig, folder / f"{name}.png", dpi=110)
+        save_figure(fig, folder / f"{name}.svg")
         plt.close(fig)
         out.append((folder / f"{name}.png", caption))
 
@@ -348,7 +348,7 @@ def plot(folder: Path) -> list[tuple[Path, str]]:
         axs = subfigs[layer - 1].subplots(k, k)
         grid(np.atleast_2d(axs), f, n)
         lm = metrics["receptive_fields"]["l1"][layer - 1]
-        loc, rad = lm["localized_fraction"], lm["localized_radius"]
+        loc, rad = lm["localized_fraction"], _num(lm["localized_radius"])
         subfigs[layer - 1].suptitle(
             f"layer {layer} ({sizes[layer]} units): {n} strongest\n"
             f"{100 * loc:.0f}% localized, core radius {rad:.1f}"
@@ -451,7 +451,7 @@ def plot(folder: Path) -> list[tuple[Path, str]]:
                 axes, ("reconstruction_error", "pseudo_log_likelihood"), (1, 1 / n_in), strict=True
             ):
                 if all(metric in r for r in rows):
-                    ax.plot(ep, [scale * r[metric] for r in rows], style, label=label)
+                    ax.plot(ep, [scale * _num(r[metric]) for r in rows], style, label=label)
         axes[0].set_ylabel("reconstruction error (mean squared, per unit)")
         axes[1].set_ylabel("pseudo-log-likelihood per input unit")
         for ax in axes:
@@ -486,6 +486,11 @@ def plot(folder: Path) -> list[tuple[Path, str]]:
 
 
 # ---------------------------------------------------------------------------------------------
+def _num(x: float | None) -> float:
+    """A metric as a float: ``null`` in metrics.json (a NaN or inf when computed) is NaN."""
+    return float("nan") if x is None else float(x)
+
+
 def _pm(e: dict[str, float]) -> str:
     return f"{e['mean']:.4f} ± {e['stderr']:.4f}"
 
@@ -493,7 +498,7 @@ def _pm(e: dict[str, float]) -> str:
 def claims(m: dict[str, Any]) -> list[Claim]:
     d = m["data"]
     rf = m["receptive_fields"]
-    radii = [x["localized_radius"] for x in rf["l1"]]
+    radii = [_num(x["localized_radius"]) for x in rf["l1"]]
     grows = bool(np.all(np.isfinite(radii)) and all(np.diff(radii) > 0))
     out = [
         Claim(
@@ -505,8 +510,9 @@ def claims(m: dict[str, Any]) -> list[Claim]:
         Claim(
             "The training data are equilibrium 2D Ising samples at K = 0.408",
             "energy per site of the data vs the exact Kaufman value for the 40x40 torus",
-            f"{_pm(d['energy_per_site'])} vs {d['energy_exact']:.4f} (z = {d['energy_z']:.2f})",
-            abs(d["energy_z"]) < 4.5,
+            f"{_pm(d['energy_per_site'])} vs {d['energy_exact']:.4f} "
+            f"(z = {_num(d['energy_z']):.2f})",
+            abs(_num(d["energy_z"])) < 4.5,
         ),
         Claim(
             "Receptive fields grow with depth, as block spins do",
@@ -514,7 +520,7 @@ def claims(m: dict[str, Any]) -> list[Claim]:
             "layer, L1 network; Kadanoff b x b blocks at b = 2, 4, 8 for scale",
             (" < " if grows else ", ").join(f"{x:.2f}" for x in radii)
             + " (blocks: "
-            + ", ".join(f"{v['localized_radius']:.2f}" for v in m["block_fields"].values())
+            + ", ".join(f"{_num(v['localized_radius']):.2f}" for v in m["block_fields"].values())
             + ")",
             grows,
         ),
@@ -566,8 +572,8 @@ def tables(m: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
                     x["participation_ratio"],
                     x["hoyer_sparsity"],
                     x["coverage_ratio"],
-                    x.get("nn_cv", float("nan")),
-                    f"b = {bs[i]}: core radius {bf['localized_radius']:.2f}, "
+                    x.get("nn_cv"),
+                    f"b = {bs[i]}: core radius {_num(bf['localized_radius']):.2f}, "
                     f"core area {bf['core_area']:.0f}"
                     if bf
                     else "",
@@ -653,7 +659,7 @@ def reading(m: dict[str, Any]) -> list[str]:
         "Per layer, with L1: "
         + "; ".join(
             f"layer {i + 1}: {100 * x['localized_fraction']:.0f}% localized, core radius "
-            f"{x['localized_radius']:.2f}"
+            f"{_num(x['localized_radius']):.2f}"
             for i, x in enumerate(l1)
         )
         + ".",

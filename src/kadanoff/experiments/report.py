@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..io import atomic_path, to_json
+from ..io import to_json, write_text
 from .base import Claim
 
 __all__ = ["Section", "Table", "build_report"]
@@ -49,6 +50,8 @@ pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.85em}
 
 
 def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"  # metrics.json holds null for a number with no finite value
     if isinstance(v, float):
         return f"{v:.6g}"
     return str(v)
@@ -119,6 +122,5 @@ def build_report(
             )
     parts.append("<h2>Run information</h2><pre>" + html.escape(to_json(info, indent=2)) + "</pre>")
     parts.append("</body></html>")
-    with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(parts), encoding="utf-8")
+    write_text(path, "\n".join(parts))
     return path

@@ -2,7 +2,9 @@
 
 ``reproduce(preset, out)`` runs every experiment (or ``only`` some), skipping those whose folder
 already holds finished results for the same config, then draws the figures from the saved results
-and writes ``report.html`` and ``metrics.json`` in ``out``.
+and writes ``report.html`` and ``metrics.json`` in ``out``. ``metrics.json`` is strict JSON
+(:func:`kadanoff.io.to_json`): a number with no finite value (NaN, inf) is written as ``null``,
+and the report shows it as "n/a".
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..io import environment_info, write_json
+from ..io import environment_info, strict_json, write_json
 from . import EXPERIMENTS
 from .base import Claim, config_dict, is_done, load_metrics, mark_done
 from .report import Section, Table, build_report
@@ -77,7 +79,8 @@ def reproduce(
             metrics = load_metrics(folder)
         else:
             log(f"[{mod.NAME}] {mod.TITLE}")
-            metrics = mod.run(config, folder, device=device, progress=progress)
+            # as metrics.json will hold them (NaN -> null), so a rerun from cache is the same
+            metrics = strict_json(mod.run(config, folder, device=device, progress=progress))
             mark_done(folder, mod.NAME, config, metrics, seconds=time.perf_counter() - t0)
         figures = mod.plot(folder)
         timings[mod.NAME] = time.perf_counter() - t0

@@ -20,10 +20,12 @@ saves configurations far enough apart to be effectively independent:
 
 Every call to the sampler gets its own seed, a pure function of the root seed, the stage
 and the call's index, so a run is reproducible bit for bit for a fixed seed and number of
-chains and can be resumed from a checkpoint (``checkpoint=PATH``: collected samples,
-chain state and counters, rewritten atomically every ``checkpoint_every`` seconds and on
-interruption). Default numbers of chains are fixed (not the machine's core count) so that
-the same seed gives the same dataset on any machine.
+chains and can be resumed from a checkpoint (``checkpoint=PATH``: the stage reached and
+how far into it, the chains' state, the pilot series, collected samples and counters,
+rewritten atomically when a stage begins, every ``checkpoint_every`` seconds and on
+interruption, in every stage: an interrupted warm-up is not lost). Default numbers of
+chains are fixed (not the machine's core count) so that the same seed gives the same
+dataset on any machine.
 
 Saved samples are ordered round by round: sample ``r * n_chains + c`` is chain ``c``
 after production round ``r``.
@@ -35,8 +37,6 @@ import json
 import math
 import os
 import sys
-import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,13 @@ import numpy as np
 from .._rng import SeedLike, _seed_sequence
 from ..io import FileFormatError, environment_info, read_npz, to_json, write_npz
 from ..lattice import make_lattice
-from ..stats import integrated_time
+from . import _chains
+from ._chains import (
+    MIN_THERMALIZATION,
+    PILOT_SWEEPS,
+    THIN_TAUS,
+    ChainRun,
+)
 from .model import IsingModel
 from .samplers import LOCAL_ALGORITHMS, Sampler, make_sampler, resolve_device
 
@@ -65,22 +71,7 @@ __all__ = [
 FORMAT = "kadanoff.ising.dataset"
 #: newest dataset file version this module reads and the one it writes
 FORMAT_VERSION = 1
-_PARTIAL_FORMAT = "kadanoff.ising.dataset.partial"
 
-#: minimum warm-up, in sweeps, before the pilot run
-MIN_THERMALIZATION = 100
-#: total thermalization is at least this many autocorrelation times
-THERMALIZATION_TAUS = 20
-#: initial pilot length in sweeps (doubled until it exceeds ``RELIABLE_TAUS * tau``)
-PILOT_SWEEPS = 200
-#: longest pilot, in sweeps
-MAX_PILOT_SWEEPS = 51_200
-#: a tau estimate from a series longer than this many tau is trusted (emcee's rule)
-RELIABLE_TAUS = 50
-#: thinning interval is ``ceil(THIN_TAUS * tau)``
-THIN_TAUS = 2
-#: warm-up sweeps per sampler call
-_CHUNK = 100
 #: default numbers of chains (fixed, so results do not depend on the machine)
 DEFAULT_CHAINS = {"cpu": 16, "cuda": 512, "exact": 256}
 
@@ -95,8 +86,16 @@ _REQUIRED_META = (
     "n_samples",
 )
 
-# stages of a run; each sampler call's seed is (root, stage, index)
-_INIT, _WARMUP, _PILOT, _EXTRA, _PRODUCTION = range(5)
+# the stages of a run (each sampler call's seed is (root, stage, index)) and helpers,
+# under the names tests use
+_INIT, _WARMUP, _PILOT, _EXTRA, _PRODUCTION = (
+    _chains.INIT,
+    _chains.WARMUP,
+    _chains.PILOT,
+    _chains.EXTRA,
+    _chains.PRODUCTION,
+)
+_stage_seed, _mean_tau = _chains.stage_seed, _chains.mean_tau
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,53 +169,6 @@ def checkpoint_path(path: str | os.PathLike) -> Path:
     return p.with_name(stem + ".partial.npz")
 
 
-def _stage_seed(root: np.random.SeedSequence, stage: int, i: int) -> np.random.SeedSequence:
-    return np.random.SeedSequence(
-        root.entropy, spawn_key=(*root.spawn_key, stage, i), pool_size=root.pool_size
-    )
-
-
-def _observables(model: IsingModel, spins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Energy ``H`` and ``|m|`` per chain, shapes ``(n_chains,)``."""
-    e = model.energy(spins)
-    m = np.abs(model.magnetization_sum(spins)) / model.n_sites
-    return np.asarray(e, np.float64), np.asarray(m, np.float64)
-
-
-def _mean_tau(series: np.ndarray) -> float:
-    """Integrated time per chain (columns of ``(n_steps, n_chains)``), averaged."""
-    return float(np.mean([integrated_time(series[:, c]).tau for c in range(series.shape[1])]))
-
-
-def _progress(total: int | None, desc: str, enabled: bool, unit: str = "sweep") -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total, desc=desc, unit=unit, disable=not enabled, leave=False, file=sys.stderr
-    )
-
-
-class _Counters:
-    """Work done in production: acceptance (local) and cluster sizes (cluster rules)."""
-
-    def __init__(self, d: dict[str, int] | None = None) -> None:
-        d = d or {}
-        self.attempted = int(d.get("attempted", 0))
-        self.accepted = int(d.get("accepted", 0))
-        self.n_clusters = int(d.get("n_clusters", 0))
-        self.cluster_sites = int(d.get("cluster_sites", 0))
-
-    def add(self, info: Any) -> None:
-        sizes = np.asarray(getattr(info, "cluster_sizes", np.zeros(0)))
-        self.attempted += int(info.attempted)
-        self.accepted += int(info.accepted)
-        self.n_clusters += int(sizes.size)
-        self.cluster_sites += int(sizes.sum()) if sizes.size else 0
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(vars(self))
-
-
 def _check_count(name: str, value: Any, minimum: int) -> int | None:
     if value is None:
         return None
@@ -271,8 +223,9 @@ def generate_dataset(
     progress : bool
         Show tqdm progress bars (only when stderr is a terminal).
     checkpoint : path, optional
-        ``.npz`` file to checkpoint production into and resume from when it exists and was
-        written by the same configuration; removed on success.
+        ``.npz`` file to checkpoint every stage (warm-up, pilot, production) into and to
+        resume from when it exists and was written by the same configuration; removed on
+        success.
     checkpoint_every : float
         Seconds between checkpoints.
 
@@ -281,7 +234,6 @@ def generate_dataset(
     Dataset
         ``spins`` of shape ``(n_samples, *model.shape)``, int8, and its ``meta``.
     """
-    t0 = time.perf_counter()
     n_samples_ = _check_count("n_samples", n_samples, 1)
     assert n_samples_ is not None
     n_samples = n_samples_
@@ -326,153 +278,36 @@ def generate_dataset(
             "pilot_sweeps_arg": pilot_sweeps,
         }
     )
-    show = bool(progress) and sys.stderr.isatty()
-    shape = model.shape
-    n_rounds = math.ceil(n_samples / n_chains)
-    samples = np.empty((n_rounds * n_chains, *shape), dtype=np.int8)
-    saved_e = np.empty((n_rounds, n_chains))
-    saved_m = np.empty((n_rounds, n_chains))
-
-    resumed = _read_checkpoint(checkpoint, config) if checkpoint is not None else None
-    if resumed is not None:
-        arrays, state = resumed
-        rounds_done = int(state["rounds_done"])
-        samples[: rounds_done * n_chains] = arrays["samples"]
-        saved_e[:rounds_done] = arrays["energy"]
-        saved_m[:rounds_done] = arrays["abs_magnetization"]
-        spins = np.ascontiguousarray(arrays["state"], dtype=np.int8)
-        thin_used = int(state["thinning"])
-        therm_total = int(state["thermalization"])
-        tau_e, tau_m = state["tau_energy"], state["tau_abs_magnetization"]
-        pilot_done, pilot_reliable = int(state["pilot_sweeps"]), state["pilot_reliable"]
-        counters = _Counters(state["counters"])
-        elapsed_before = float(state["elapsed_seconds"])
-    else:
-        rounds_done, elapsed_before, counters = 0, 0.0, _Counters()
-        spins = sampler.init_state(n_chains, seed=_stage_seed(root, _INIT, 0))
-        # 1. warm-up
-        n_warm = min_therm if thermalization is None else thermalization
-        with _progress(n_warm, "thermalizing", show) as bar:
-            done = 0
-            while done < n_warm:
-                k = min(_CHUNK, n_warm - done)
-                spins, _ = sampler.run(spins, k, seed=_stage_seed(root, _WARMUP, done // _CHUNK))
-                done += k
-                bar.update(k)
-        therm_total = n_warm
-        # 2. pilot
-        tau_e = tau_m = None
-        pilot_done, pilot_reliable = 0, None
+    run = ChainRun(
+        sampler,
+        model,
+        root,
+        config,
+        n_samples=n_samples,
+        n_chains=n_chains,
+        show=bool(progress) and sys.stderr.isatty(),
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+    )
+    with run.guarded():
+        run.warm_up(min_therm if thermalization is None else thermalization)  # 1.
         if thin is None or thermalization is None:
-            es: list[np.ndarray] = []
-            ms: list[np.ndarray] = []
-            target = pilot_sweeps
-            with _progress(target, "pilot run", show) as bar:
-                while True:
-                    while pilot_done < target:
-                        spins, _ = sampler.run(spins, 1, seed=_stage_seed(root, _PILOT, pilot_done))
-                        e, m = _observables(model, spins)
-                        es.append(e)
-                        ms.append(m)
-                        pilot_done += 1
-                        bar.update(1)
-                    tau_e = _mean_tau(np.array(es))
-                    tau_m = _mean_tau(np.array(ms))
-                    pilot_reliable = pilot_done > RELIABLE_TAUS * max(tau_e, tau_m)
-                    if pilot_reliable or target >= MAX_PILOT_SWEEPS:
-                        break
-                    target = min(2 * target, MAX_PILOT_SWEEPS)
-                    bar.total = target
-                    bar.refresh()
-            if not pilot_reliable:
-                warnings.warn(
-                    f"the pilot run of {pilot_done} sweeps is shorter than {RELIABLE_TAUS} "
-                    f"autocorrelation times (tau_E={tau_e:.3g}, tau_|m|={tau_m:.3g}); the "
-                    "estimates and the thinning may be too small: pass a larger thin",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-            therm_total += pilot_done
-        # 3. more thermalization if the chains are slow
-        tau_max = max(tau_e or 1.0, tau_m or 1.0)
+            run.pilot(pilot_sweeps)  # 2.
         if thermalization is None and not exact:
-            need = max(min_therm, math.ceil(THERMALIZATION_TAUS * tau_max)) - therm_total
-            with _progress(max(need, 0), "thermalizing", show) as bar:
-                done = 0
-                while done < need:
-                    k = min(_CHUNK, need - done)
-                    spins, _ = sampler.run(spins, k, seed=_stage_seed(root, _EXTRA, done // _CHUNK))
-                    done += k
-                    bar.update(k)
-            therm_total += max(need, 0)
-        if thin is not None:
-            thin_used = thin
-        elif exact:
-            thin_used = 1
-        else:
-            thin_used = max(1, math.ceil(THIN_TAUS * tau_max))
-
-    # 4. production
-    def state_meta() -> dict[str, Any]:
-        return {
-            "format": _PARTIAL_FORMAT,
-            "format_version": FORMAT_VERSION,
-            "config": config,
-            "rounds_done": rounds_done,
-            "thinning": thin_used,
-            "thermalization": therm_total,
-            "tau_energy": tau_e,
-            "tau_abs_magnetization": tau_m,
-            "pilot_sweeps": pilot_done,
-            "pilot_reliable": pilot_reliable,
-            "counters": counters.as_dict(),
-            "elapsed_seconds": elapsed_before + time.perf_counter() - t0,
-        }
-
-    def save_checkpoint() -> None:
-        assert checkpoint is not None
-        k = rounds_done * n_chains
-        write_npz(
-            checkpoint,
-            {
-                "samples": samples[:k],
-                "energy": saved_e[:rounds_done],
-                "abs_magnetization": saved_m[:rounds_done],
-                "state": spins,
-            },
-            state_meta(),
-        )
-
-    last_saved = time.perf_counter()
-    if checkpoint is not None and resumed is None:
-        save_checkpoint()
-    dirty = False
-    try:
-        with _progress(n_samples, "sampling", show, unit="sample") as bar:
-            bar.update(min(rounds_done * n_chains, n_samples))
-            for r in range(rounds_done, n_rounds):
-                new, info = sampler.run(spins, thin_used, seed=_stage_seed(root, _PRODUCTION, r))
-                samples[r * n_chains : (r + 1) * n_chains] = new
-                saved_e[r], saved_m[r] = _observables(model, new)
-                counters.add(info)
-                spins, rounds_done, dirty = new, r + 1, True
-                bar.update(min(n_chains, n_samples - r * n_chains))
-                if checkpoint is not None and time.perf_counter() - last_saved >= checkpoint_every:
-                    save_checkpoint()
-                    last_saved, dirty = time.perf_counter(), False
-    except BaseException:
-        if checkpoint is not None and dirty:
-            save_checkpoint()
-        raise
+            run.extra(min_therm)  # 3.
+        if thin is None:
+            thin = 1 if exact else max(1, math.ceil(THIN_TAUS * run.tau_max))
+        run.produce(thin)  # 4.
 
     # saved-series autocorrelation (per chain over rounds, averaged)
     saved_tau_e: float | None = None
     saved_tau_m: float | None = None
     ess: float | None = None
-    if n_rounds >= 2:
-        saved_tau_e, saved_tau_m = _mean_tau(saved_e), _mean_tau(saved_m)
+    if run.n_rounds >= 2:
+        saved_tau_e, saved_tau_m = _mean_tau(run.saved_e), _mean_tau(run.saved_m)
         ess = n_samples / max(saved_tau_e, saved_tau_m)
     # acceptance for local rules (cluster samplers count clusters as "attempted")
+    counters = run.counters
     local = name in LOCAL_ALGORITHMS or (counters.n_clusters == 0 and counters.attempted > 0)
     meta = _jsonable(
         {
@@ -487,12 +322,12 @@ def generate_dataset(
             "seed_entropy": root.entropy,
             "seed_spawn_key": list(root.spawn_key),
             "n_chains": n_chains,
-            "thermalization": therm_total,
-            "pilot_sweeps": pilot_done,
-            "pilot_reliable": pilot_reliable,
-            "thinning": thin_used,
-            "tau_energy": tau_e,
-            "tau_abs_magnetization": tau_m,
+            "thermalization": run.thermalization,
+            "pilot_sweeps": run.pilot_done,
+            "pilot_reliable": run.pilot_reliable,
+            "thinning": run.thinning,
+            "tau_energy": run.tau_e,
+            "tau_abs_magnetization": run.tau_m,
             "saved_tau_energy": saved_tau_e,
             "saved_tau_abs_magnetization": saved_tau_m,
             "effective_sample_size": ess,
@@ -502,37 +337,14 @@ def generate_dataset(
             "mean_cluster_size": (counters.cluster_sites / counters.n_clusters)
             if counters.n_clusters
             else None,
-            "sweeps_per_chain": therm_total + n_rounds * thin_used,
-            "elapsed_seconds": elapsed_before + time.perf_counter() - t0,
+            "sweeps_per_chain": run.thermalization + run.n_rounds * (run.thinning or 0),
+            "elapsed_seconds": run.elapsed,
             "environment": environment_info(),
         }
     )
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)
-    return Dataset(spins=samples[:n_samples].copy(), meta=meta)
-
-
-def _read_checkpoint(
-    path: str | os.PathLike, config: dict[str, Any]
-) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
-    """The checkpoint at ``path`` if it exists and matches ``config``, else ``None``."""
-    path = Path(path)
-    if not path.exists():
-        return None
-    try:
-        arrays, meta = read_npz(path)
-    except FileFormatError as e:
-        warnings.warn(f"ignoring unreadable checkpoint {path}: {e}", RuntimeWarning, stacklevel=3)
-        return None
-    if meta.get("format") != _PARTIAL_FORMAT or meta.get("config") != config:
-        warnings.warn(
-            f"ignoring checkpoint {path}: it was written by a different configuration; "
-            "starting afresh (it will be overwritten)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        return None
-    return arrays, meta
+    return Dataset(spins=run.samples[:n_samples].copy(), meta=meta)
 
 
 def checkpoint_seed(path: str | os.PathLike) -> int | None:
@@ -540,12 +352,12 @@ def checkpoint_seed(path: str | os.PathLike) -> int | None:
     a run whose seed was drawn at random)."""
     try:
         _, meta = read_npz(path)
-    except (FileFormatError, FileNotFoundError):
+    except (FileFormatError, OSError):
         return None
     cfg = meta.get("config") or {}
     ent = cfg.get("seed_entropy")
     if (
-        meta.get("format") == _PARTIAL_FORMAT
+        meta.get("format") == _chains.PARTIAL_FORMAT
         and isinstance(ent, int)
         and not cfg.get("seed_spawn_key")
     ):

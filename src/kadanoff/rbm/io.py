@@ -30,8 +30,14 @@ _PARAMS = ("weights", "visible_bias", "hidden_bias")
 
 
 def model_paths(path: str | os.PathLike) -> tuple[Path, Path]:
-    """``(X.safetensors, X.json)`` for ``path`` (``X`` or ``X.safetensors``)."""
+    """``(X.safetensors, X.json)`` for ``path`` (``X`` or ``X.safetensors``).
+
+    An existing folder (such as the ``--out`` of ``kadanoff train``) means the model in it,
+    ``folder/model.safetensors``.
+    """
     p = Path(path)
+    if p.is_dir():
+        p = p / "model.safetensors"
     if p.suffix == ".json":
         p = p.with_suffix("")
     if p.suffix != ".safetensors":
@@ -64,7 +70,8 @@ def save_model(
     ----------
     model : RBM or DeepBeliefNetwork
     path : str or Path
-        ``X.safetensors`` or ``X`` (the suffix is added).
+        ``X.safetensors`` or ``X`` (the suffix is added), or an existing folder
+        (``folder/model.safetensors``).
     metadata : mapping, optional
         JSON-serializable extras (training config, seed, ...), stored under ``"metadata"``.
 
@@ -117,6 +124,9 @@ def _fail(path: Path, msg: str) -> FileFormatError:
 def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Any:
     """Load a model saved by :func:`save_model`: an RBM or a ``DeepBeliefNetwork``.
 
+    ``path`` is ``X.safetensors``, ``X``, or a folder holding ``model.safetensors`` (the
+    ``--out`` of ``kadanoff train``).
+
     Raises
     ------
     FileFormatError
@@ -129,7 +139,7 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
     if not st_path.is_file():
         raise FileFormatError(
             f"no model file {st_path}: give the path of a .safetensors file written by "
-            "kadanoff (e.g. by `kadanoff train`)"
+            "kadanoff, or the --out folder of `kadanoff train`"
         )
     try:
         with safe_open(str(st_path), framework="pt", device="cpu") as f:

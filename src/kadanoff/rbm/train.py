@@ -420,7 +420,7 @@ def write_checkpoint(
 
     from safetensors.torch import save_file
 
-    from ..io import atomic_path, to_json
+    from ..io import atomic_path, to_json, write_text
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -442,8 +442,7 @@ def write_checkpoint(
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     with atomic_path(directory / "checkpoint.safetensors") as tmp:
         save_file(tensors, str(tmp), metadata={"kadanoff": text})
-    with atomic_path(directory / "checkpoint.json") as tmp:
-        tmp.write_text(json.dumps(json.loads(text), indent=2) + "\n")
+    write_text(directory / "checkpoint.json", json.dumps(json.loads(text), indent=2) + "\n")
 
 
 def load_checkpoint(directory: Any) -> dict[str, Any] | None:
