@@ -42,11 +42,17 @@ def boltzmann(model: IsingModel) -> tuple[np.ndarray, np.ndarray]:
     return states, w / w.sum()
 
 
-def site_matrix(model: IsingModel, site: int, rule: str) -> np.ndarray:
-    """Exact matrix of one single-site update, from the bond list (pure numpy)."""
+def site_matrix(
+    model: IsingModel, site: int, rule: str, probs: np.ndarray | None = None
+) -> np.ndarray:
+    """Exact matrix of one single-site update, from the bond list (pure numpy).
+
+    ``probs`` (shape ``(2, 9)``, as :func:`flip_probabilities`) overrides the rule's table.
+    """
     states = all_states(model.n_sites).astype(np.int64)
     n = len(states)
-    probs = flip_probabilities(model.K, model.field, rule)
+    if probs is None:
+        probs = flip_probabilities(model.K, model.field, rule)
     bonds = model.lattice.bonds
     nb = np.zeros(n, dtype=np.int64)
     for i, j in bonds:  # a bond listed twice (L = 2 torus, 2-ring) counts twice
@@ -65,20 +71,23 @@ def site_matrix(model: IsingModel, site: int, rule: str) -> np.ndarray:
     return P
 
 
-def stage_matrices(model: IsingModel, rule: str) -> list[np.ndarray]:
+def stage_matrices(
+    model: IsingModel, rule: str, probs: np.ndarray | None = None
+) -> list[np.ndarray]:
     """One matrix per stage of the sampler's update order (half-sweep or single site)."""
     mats = []
     for group in update_order(model.lattice):
         M = np.eye(2**model.n_sites)
         for site in group:
-            M = M @ site_matrix(model, int(site), rule)
+            M = M @ site_matrix(model, int(site), rule, probs)
         mats.append(M)
     return mats
 
 
-def sweep_matrix(model: IsingModel, rule: str) -> np.ndarray:
+def sweep_matrix(model: IsingModel, rule: str, probs: np.ndarray | None = None) -> np.ndarray:
+    """The exact one-sweep transition matrix, shape ``(2^N, 2^N)``."""
     P = np.eye(2**model.n_sites)
-    for M in stage_matrices(model, rule):
+    for M in stage_matrices(model, rule, probs):
         P = P @ M
     return P
 
