@@ -23,24 +23,20 @@ dense sweep matrix of :mod:`test_checkerboard` also gives the eigenvalues direct
 
 from __future__ import annotations
 
-import functools
-import math
-
 import numpy as np
 import pytest
-from scipy import sparse
 from test_checkerboard import sweep_matrix
 
 from kadanoff.ising.model import IsingModel
-from kadanoff.ising.samplers import checkerboard as cb
-from kadanoff.ising.samplers.checkerboard import (
-    RULES,
-    realized_flip_probabilities,
-    update_order,
-)
+from kadanoff.ising.samplers.checkerboard import RULES, realized_flip_probabilities
 from kadanoff.ising.samplers.torch_checkerboard import TorchCheckerboardSampler
 from kadanoff.lattice import Chain, SquareLattice
 from kadanoff.spins import all_states, state_index
+from local_chains import (
+    SweepChain,
+    old_metropolis_realized,
+    sweep_matrix_sparse,
+)
 
 LATTICES = [
     pytest.param(SquareLattice(2), id="torus2x2"),
@@ -60,94 +56,6 @@ COUPLINGS = (0.0, 1e-9, 1e-5, 0.3, 0.8, 3.0, -0.5)
 def fields_for(K: float) -> tuple[float, ...]:
     """No field, a generic field, and fields that make ``K n + field = 0`` for some ``n``."""
     return (0.0, 0.2, K, 2 * K) if K else (0.0, 0.2)
-
-
-def old_metropolis_probabilities(K: float, field: float) -> np.ndarray:
-    """The rule before issue 8: ``min(1, exp(-dH))``, so every ``dH = 0`` move is accepted."""
-    p = np.empty((2, 9))
-    for row, s in enumerate((-1, 1)):
-        for n in range(-4, 5):
-            dh = 2.0 * s * (K * n + field)
-            p[row, n + 4] = 1.0 if dh <= 0 else math.exp(-dh)
-    return p
-
-
-def old_metropolis_realized(K: float, field: float) -> np.ndarray:
-    """What the Numba kernel realized with the old table (same quantization as today)."""
-    t = cb._quantize(old_metropolis_probabilities(K, field))
-    return ((t.astype(np.float64) + 1.0) / 2.0**32).reshape(2, 9)
-
-
-# ----------------------------------------------------------------------------- support graph
-
-
-@functools.cache
-def _spins_and_neighbour_sums(lattice: Chain | SquareLattice) -> tuple[np.ndarray, np.ndarray]:
-    """All states ``(2^N, N)`` and each site's neighbour sum in each state ``(2^N, N)``."""
-    n = lattice.n_sites
-    states = all_states(n).astype(np.int64)
-    nb = np.zeros((len(states), n), dtype=np.int64)
-    for i, j in lattice.bonds:  # a doubled bond (2x2 torus, 2-ring) counts twice
-        nb[:, i] += states[:, j]
-        nb[:, j] += states[:, i]
-    return states, nb
-
-
-class SweepChain:
-    """The one-sweep chain of a ``(2, 9)`` table of flip probabilities, in update order.
-
-    ``p[x, i]`` is the probability that site ``i`` flips when it is updated in state ``x``.
-    """
-
-    def __init__(self, model: IsingModel, table: np.ndarray) -> None:
-        n = model.n_sites
-        states, nb = _spins_and_neighbour_sums(model.lattice)
-        self.p = table[(states > 0).astype(np.int64), nb + 4]  # (2^N, N)
-        self.n_states = len(states)
-        self.stay = self.p < 1.0  # staying is possible
-        self.move = self.p > 0.0  # flipping is possible
-        self.order = [int(i) for g in update_order(model.lattice) for i in g]
-        self.bits = [1 << (n - 1 - i) for i in range(n)]  # site i <-> bit of state_index
-        self.index = np.arange(self.n_states)
-
-    def successors(self, S: np.ndarray) -> np.ndarray:
-        """States reachable in one sweep from the set ``S`` (boolean, ``(2^N,)``)."""
-        for i in self.order:
-            new = S & self.stay[:, i]
-            new[np.flatnonzero(S & self.move[:, i]) ^ self.bits[i]] = True
-            S = new
-        return S
-
-    def predecessors(self, S: np.ndarray) -> np.ndarray:
-        """States from which one sweep can end in ``S``."""
-        for i in reversed(self.order):
-            S = (S & self.stay[:, i]) | (self.move[:, i] & S[self.index ^ self.bits[i]])
-        return S
-
-    def closure(self, start: int, step) -> np.ndarray:
-        """States reached from ``start`` by one or more applications of ``step``."""
-        S = np.zeros(self.n_states, dtype=bool)
-        S[start] = True
-        reached = np.zeros_like(S)
-        while True:
-            S = step(S)
-            if not (S & ~reached).any():
-                return reached
-            reached |= S
-
-    def strongly_connected(self, start: int = 0) -> bool:
-        return bool(
-            self.closure(start, self.successors).all()
-            and self.closure(start, self.predecessors).all()
-        )
-
-    def self_loops(self) -> np.ndarray:
-        """States ``x`` with ``P(x, x) > 0``: no spin of ``x`` is forced to flip."""
-        return self.stay.all(axis=1)
-
-    def ergodic(self) -> bool:
-        """Irreducible and aperiodic: exactly one eigenvalue of modulus 1."""
-        return bool(self.self_loops().any()) and self.strongly_connected()
 
 
 def realized_tables(model: IsingModel, rule: str) -> dict[str, np.ndarray]:
@@ -230,23 +138,6 @@ def test_old_rule_closed_classes_match_the_issue():
     assert k0.closure(3, k0.successors).sum() == 2
 
 
-def sweep_matrix_sparse(chain: SweepChain):
-    """The exact sweep matrix ``P = P_{i_1} ... P_{i_N}`` (CSR), from single-site updates."""
-    P = sparse.identity(chain.n_states, format="csr")
-    r = chain.index
-    for i in chain.order:
-        p = chain.p[:, i]
-        site = sparse.csr_matrix(
-            (
-                np.concatenate([1 - p, p]),
-                (np.concatenate([r, r]), np.concatenate([r, r ^ chain.bits[i]])),
-            ),
-            shape=(chain.n_states, chain.n_states),
-        )
-        P = P @ site
-    return P
-
-
 def second_eigenvalue(P: np.ndarray) -> tuple[int, float]:
     """(number of eigenvalues with |lambda| > 1 - 1e-9, largest other |lambda|)."""
     mod = np.sort(np.abs(np.linalg.eigvals(P)))[::-1]
@@ -284,3 +175,23 @@ def test_dense_spectrum_has_one_unit_eigenvalue(lattice, K):
     old = SweepChain(model, old_metropolis_realized(K, 0.0))
     top, _ = second_eigenvalue(sweep_matrix_sparse(old).toarray())
     assert top > 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("K", [0.0, 0.3, 0.44])
+def test_torus4x4_spectrum_by_arnoldi(K):
+    """4x4 torus (65,536 states): the top eigenvalues of the sweep operator (ARPACK on a
+    LinearOperator); one of modulus 1 for the new rules, at least ten for the old one."""
+    from scipy.sparse.linalg import eigs
+
+    model = IsingModel(SquareLattice(4), K)
+
+    def top_moduli(table: np.ndarray) -> np.ndarray:
+        op = SweepChain(model, table).operator()
+        vals = eigs(op, k=10, ncv=60, tol=1e-9, maxiter=20_000, return_eigenvectors=False)
+        return np.sort(np.abs(vals))[::-1]
+
+    for rule in RULES:
+        mod = top_moduli(realized_flip_probabilities(K, 0.0, rule))
+        assert abs(mod[0] - 1) < 1e-8 and mod[1] < 0.99, (rule, mod[:3])
+    assert (top_moduli(old_metropolis_realized(K, 0.0)) > 1 - 1e-8).sum() == 10
