@@ -181,6 +181,28 @@ def test_flip_probabilities_values():
     assert t.dtype == np.uint32 and t.shape == (18,)
 
 
+def test_metropolis_zero_energy_change_is_accepted_with_probability_half():
+    """Issue 8: dH = 0 moves (decided from K n + field, within ZERO_LOCAL_FIELD) get 1/2."""
+    p = flip_probabilities(0.4, 0.0, "metropolis")
+    assert (p[:, 4] == 0.5).all()  # n = 0, no field
+    assert p[1, 6] == pytest.approx(np.exp(-1.6)) and p[0, 6] == 1.0  # dH < 0: always
+    q = flip_probabilities(0.25, 0.5, "metropolis")  # K n + field = 0 at n = -2
+    assert (q[:, 2] == 0.5).all() and (q[:, [0, 1, 3, 4, 5, 6, 7, 8]] != 0.5).all()
+    assert (flip_probabilities(0.0, 0.0, "metropolis") == 0.5).all()  # K = 0: uniform
+    tiny = cb.ZERO_LOCAL_FIELD / 8
+    assert (flip_probabilities(tiny, 0.0, "metropolis") == 0.5).all()
+    above = flip_probabilities(4 * cb.ZERO_LOCAL_FIELD, 0.0, "metropolis")
+    assert (above[:, 4] == 0.5).all() and (above[:, [0, 1, 2, 3, 5, 6, 7, 8]] != 0.5).all()
+    assert (realized_flip_probabilities(4 * cb.ZERO_LOCAL_FIELD, 0.0, "metropolis") < 1).any()
+    assert (realized_flip_probabilities(0.4, 0.0, "metropolis")[:, 4] == 0.5).all()  # exact
+    # detailed balance of every entry: a(dH) / a(-dH) = exp(-dH)
+    for K, h in ((0.4, 0.0), (0.25, 0.5), (-0.3, 0.1)):
+        m = flip_probabilities(K, h, "metropolis")
+        for n in range(-4, 5):
+            dh = 2 * (K * n + h)  # flipping s = +1; the reverse flips s = -1, same n
+            assert m[1, n + 4] / m[0, n + 4] == pytest.approx(np.exp(-dh), rel=1e-12)
+
+
 # ----------------------------------------------------------------------------- compiled
 
 
