@@ -351,6 +351,21 @@ def test_torch_sampler_needs_even_sizes():
         TorchCheckerboardSampler(IsingModel(Chain(4), 0.4), "wolff", device="cpu")
 
 
+def test_torch_table_matches_numba_and_never_forbids_a_move():
+    import torch
+
+    from kadanoff.ising.samplers.torch_checkerboard import TorchCheckerboardSampler
+
+    for K, h in ((0.4, 0.0), (0.25, 0.5), (60.0, 0.0)):  # exp(-480) underflows to 0
+        for rule in RULES:
+            for dt in (torch.float64, torch.float32):
+                smp = TorchCheckerboardSampler(IsingModel(Chain(4), K, h), rule, "cpu", dt)
+                t = smp._table.double().numpy().reshape(2, 9)
+                assert (t > 0).all()
+                ref = np.maximum(flip_probabilities(K, h, rule), torch.finfo(dt).tiny)
+                np.testing.assert_allclose(t, ref, rtol=1e-7 if dt == torch.float32 else 0)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(10))
 def test_kernel_realizes_sweep_matrix_seed_sweep(seed):
