@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
+from test_checkerboard_stats import chi2_pvalue
 
 from kadanoff.ising.exact import (
     chain_correlation,
@@ -43,17 +43,6 @@ def _make(alg: str, model: IsingModel, clusters_per_sweep: int = 1):
     if alg == "sw":
         return SwendsenWangSampler(model)
     return ExactChainSampler(model)
-
-
-def _chi2_pvalue(counts: np.ndarray, probabilities: np.ndarray) -> float:
-    """Pearson chi-square p-value; bins with expected count < 5 are merged into one."""
-    expected = counts.sum() * probabilities
-    big = expected >= 5
-    obs = np.append(counts[big], counts[~big].sum())
-    exp = np.append(expected[big], expected[~big].sum())
-    keep = exp > 0
-    chi2 = float(((obs[keep] - exp[keep]) ** 2 / exp[keep]).sum())
-    return float(stats.chi2.sf(chi2, int(keep.sum()) - 1))
 
 
 # ---------------------------------------------------------------------------------------
@@ -84,7 +73,7 @@ def test_state_histogram_matches_boltzmann(alg, model):
     s, _ = smp.run(s, 25, seed=12)
     ex = enumerate_model(model)
     counts = np.bincount(state_index(s.reshape(n_chains, -1)), minlength=len(ex.probabilities))
-    assert _chi2_pvalue(counts, ex.probabilities) > ALPHA
+    assert chi2_pvalue(counts, ex.probabilities * counts.sum()) > ALPHA
 
 
 def test_histogram_test_has_power():
@@ -94,7 +83,7 @@ def test_histogram_test_has_power():
     s, _ = smp.run(smp.init_state(60_000, seed=1), 25, seed=2)
     ex = enumerate_model(IsingModel(SquareLattice(3), 0.25))
     counts = np.bincount(state_index(s.reshape(len(s), -1)), minlength=512)
-    assert _chi2_pvalue(counts, ex.probabilities) < ALPHA
+    assert chi2_pvalue(counts, ex.probabilities * counts.sum()) < ALPHA
 
 
 # ---------------------------------------------------------------------------------------

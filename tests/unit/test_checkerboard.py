@@ -42,11 +42,17 @@ def boltzmann(model: IsingModel) -> tuple[np.ndarray, np.ndarray]:
     return states, w / w.sum()
 
 
-def site_matrix(model: IsingModel, site: int, rule: str) -> np.ndarray:
-    """Exact matrix of one single-site update, from the bond list (pure numpy)."""
+def site_matrix(
+    model: IsingModel, site: int, rule: str, probs: np.ndarray | None = None
+) -> np.ndarray:
+    """Exact matrix of one single-site update, from the bond list (pure numpy).
+
+    ``probs`` (shape ``(2, 9)``, as :func:`flip_probabilities`) overrides the rule's table.
+    """
     states = all_states(model.n_sites).astype(np.int64)
     n = len(states)
-    probs = flip_probabilities(model.K, model.field, rule)
+    if probs is None:
+        probs = flip_probabilities(model.K, model.field, rule)
     bonds = model.lattice.bonds
     nb = np.zeros(n, dtype=np.int64)
     for i, j in bonds:  # a bond listed twice (L = 2 torus, 2-ring) counts twice
@@ -65,20 +71,23 @@ def site_matrix(model: IsingModel, site: int, rule: str) -> np.ndarray:
     return P
 
 
-def stage_matrices(model: IsingModel, rule: str) -> list[np.ndarray]:
+def stage_matrices(
+    model: IsingModel, rule: str, probs: np.ndarray | None = None
+) -> list[np.ndarray]:
     """One matrix per stage of the sampler's update order (half-sweep or single site)."""
     mats = []
     for group in update_order(model.lattice):
         M = np.eye(2**model.n_sites)
         for site in group:
-            M = M @ site_matrix(model, int(site), rule)
+            M = M @ site_matrix(model, int(site), rule, probs)
         mats.append(M)
     return mats
 
 
-def sweep_matrix(model: IsingModel, rule: str) -> np.ndarray:
+def sweep_matrix(model: IsingModel, rule: str, probs: np.ndarray | None = None) -> np.ndarray:
+    """The exact one-sweep transition matrix, shape ``(2^N, 2^N)``."""
     P = np.eye(2**model.n_sites)
-    for M in stage_matrices(model, rule):
+    for M in stage_matrices(model, rule, probs):
         P = P @ M
     return P
 
@@ -170,6 +179,28 @@ def test_flip_probabilities_values():
     assert (real[pm == 1.0] == 1.0).all()
     t = flip_thresholds(K, h, "heatbath")
     assert t.dtype == np.uint32 and t.shape == (18,)
+
+
+def test_metropolis_zero_energy_change_is_accepted_with_probability_half():
+    """Issue 8: dH = 0 moves (decided from K n + field, within ZERO_LOCAL_FIELD) get 1/2."""
+    p = flip_probabilities(0.4, 0.0, "metropolis")
+    assert (p[:, 4] == 0.5).all()  # n = 0, no field
+    assert p[1, 6] == pytest.approx(np.exp(-1.6)) and p[0, 6] == 1.0  # dH < 0: always
+    q = flip_probabilities(0.25, 0.5, "metropolis")  # K n + field = 0 at n = -2
+    assert (q[:, 2] == 0.5).all() and (q[:, [0, 1, 3, 4, 5, 6, 7, 8]] != 0.5).all()
+    assert (flip_probabilities(0.0, 0.0, "metropolis") == 0.5).all()  # K = 0: uniform
+    tiny = cb.ZERO_LOCAL_FIELD / 8
+    assert (flip_probabilities(tiny, 0.0, "metropolis") == 0.5).all()
+    above = flip_probabilities(4 * cb.ZERO_LOCAL_FIELD, 0.0, "metropolis")
+    assert (above[:, 4] == 0.5).all() and (above[:, [0, 1, 2, 3, 5, 6, 7, 8]] != 0.5).all()
+    assert (realized_flip_probabilities(4 * cb.ZERO_LOCAL_FIELD, 0.0, "metropolis") < 1).any()
+    assert (realized_flip_probabilities(0.4, 0.0, "metropolis")[:, 4] == 0.5).all()  # exact
+    # detailed balance of every entry: a(dH) / a(-dH) = exp(-dH)
+    for K, h in ((0.4, 0.0), (0.25, 0.5), (-0.3, 0.1)):
+        m = flip_probabilities(K, h, "metropolis")
+        for n in range(-4, 5):
+            dh = 2 * (K * n + h)  # flipping s = +1; the reverse flips s = -1, same n
+            assert m[1, n + 4] / m[0, n + 4] == pytest.approx(np.exp(-dh), rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- compiled
@@ -318,6 +349,21 @@ def test_torch_sampler_needs_even_sizes():
         TorchCheckerboardSampler(IsingModel(Chain(5), 0.4), device="cpu")
     with pytest.raises(ValueError, match="rule"):
         TorchCheckerboardSampler(IsingModel(Chain(4), 0.4), "wolff", device="cpu")
+
+
+def test_torch_table_matches_numba_and_never_forbids_a_move():
+    import torch
+
+    from kadanoff.ising.samplers.torch_checkerboard import TorchCheckerboardSampler
+
+    for K, h in ((0.4, 0.0), (0.25, 0.5), (60.0, 0.0)):  # exp(-480) underflows to 0
+        for rule in RULES:
+            for dt in (torch.float64, torch.float32):
+                smp = TorchCheckerboardSampler(IsingModel(Chain(4), K, h), rule, "cpu", dt)
+                t = smp._table.double().numpy().reshape(2, 9)
+                assert (t > 0).all()
+                ref = np.maximum(flip_probabilities(K, h, rule), torch.finfo(dt).tiny)
+                np.testing.assert_allclose(t, ref, rtol=1e-7 if dt == torch.float32 else 0)
 
 
 @pytest.mark.slow

@@ -4,9 +4,39 @@ One sweep updates every spin once (theory.md section 1: weight ``exp(-H)``,
 ``H = -K sum_<ij> v_i v_j - field sum_i v_i``). Flipping spin ``s`` with local field
 ``l = K * (sum of neighbours) + field`` changes ``H`` by ``2 s l``:
 
-* Metropolis flips with probability ``min(1, exp(-2 s l))``;
+* Metropolis flips with probability ``min(1, exp(-2 s l))``, except that a move that
+  leaves ``H`` unchanged (``l = 0``) is accepted with probability **1/2**, not 1;
 * heat-bath draws the spin from its conditional, ``p(+1) = 1 / (1 + exp(-2 l))``, i.e.
   flips with probability ``1 / (1 + exp(2 s l))``.
+
+Why 1/2 at zero energy change
+-----------------------------
+With a fixed sweep order, accepting every ``Delta H = 0`` move flips a spin whose
+neighbours sum to zero (no field) *deterministically*, and the one-sweep chain is not
+ergodic: the 8-site ring has closed classes of 140, 56, 56, 2 and 2 states, the 3 x 3
+torus one of 504 states plus four 2-cycles, width-1 stripe states of every even torus
+are permanent 2-cycles, and at ``K = 0`` every spin flips every sweep. Any acceptance
+``a`` with ``a(dH) / a(-dH) = exp(-dH)`` keeps every single-site update in detailed
+balance; ``a(0) = 1/2`` is the heat-bath value there (the spin's new value is then
+independent of its old one), changes Metropolis only where it was deterministic in both
+directions, and costs nothing (one entry of the threshold table). Moves with
+``Delta H < 0`` are still always accepted, but their reverse moves are optional.
+
+That this suffices is not a general theorem, so the tests check it exactly: on the 2 x 2,
+3 x 3 and 4 x 4 tori, the 4-, 5- and 8-site rings and open chains, for ``K`` in
+``{0, 1e-9, 1e-5, 0.3, 0.8, 3, -0.5}`` with no field, a generic field and fields that
+make ``K n + field = 0``, the one-sweep chain the kernels realize (Numba thresholds, torch
+float64 and float32 tables) is strongly connected and has a self-loop, so it is
+aperiodic and 1 is its only eigenvalue of modulus 1. The self-loop exists in general: in
+the ground state no single flip lowers ``H``, so no spin there is forced to flip.
+
+``Delta H = 0`` is decided from the inputs: ``|K n + field| <=`` :data:`ZERO_LOCAL_FIELD`
+(``2**-23``). The kernels would round ``exp(-dH)`` to 1 for ``dH`` below about ``2**-33``
+(Numba's ``2**-32`` thresholds) or ``2**-25`` (float32 on CUDA), making such a move pair
+deterministic again; the cut-off leaves a margin, and treating these moves as zero
+changes their acceptance ratio by at most ``exp(2**-22) - 1 = 2.4e-7``. For
+``0 < |K| << 1`` Metropolis with a fixed order still flips almost every spin every sweep
+(ergodic, but successive sweeps are strongly anti-correlated); use heat-bath there.
 
 Update order (both rules)
 -------------------------
@@ -65,9 +95,13 @@ __all__ = [
     "update_order",
     "counter_uniform32",
     "RULES",
+    "ZERO_LOCAL_FIELD",
 ]
 
 RULES = ("metropolis", "heatbath")
+#: Local fields ``|K n + field|`` at or below this count as a zero energy change: the
+#: Metropolis move is then accepted with probability 1/2 (see the module docstring).
+ZERO_LOCAL_FIELD = 2.0**-23
 
 _M32 = np.uint64(0xFFFFFFFF)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -196,16 +230,21 @@ def flip_probabilities(K: float, field: float, rule: str) -> np.ndarray:
     """Probability to flip spin ``s`` with neighbour sum ``n``, shape ``(2, 9)``.
 
     Row 0 is ``s = -1``, row 1 ``s = +1``; column ``n + 4`` for ``n = -4..4``.
-    Metropolis: ``min(1, exp(-2 s (K n + field)))``; heat-bath:
-    ``1 / (1 + exp(2 s (K n + field)))`` (float64).
+    Metropolis: ``min(1, exp(-2 s (K n + field)))``, but 1/2 where
+    ``|K n + field| <= ZERO_LOCAL_FIELD`` (a zero energy change; see the module
+    docstring); heat-bath: ``1 / (1 + exp(2 s (K n + field)))`` (float64).
     """
     _check_rule(rule)
     p = np.empty((2, _TABLE_STRIDE))
     for row, s in enumerate((-1, 1)):
         for n in range(-_NB_OFFSET, _NB_OFFSET + 1):
-            dh = 2.0 * s * (K * n + field)  # H(flipped) - H(current)
+            local = K * n + field
+            dh = 2.0 * s * local  # H(flipped) - H(current)
             if rule == "metropolis":
-                p[row, n + _NB_OFFSET] = 1.0 if dh <= 0 else math.exp(-dh)
+                if abs(local) <= ZERO_LOCAL_FIELD:
+                    p[row, n + _NB_OFFSET] = 0.5
+                else:
+                    p[row, n + _NB_OFFSET] = 1.0 if dh < 0 else math.exp(-dh)
             elif dh >= 0:
                 p[row, n + _NB_OFFSET] = math.exp(-dh) / (1.0 + math.exp(-dh))
             else:
@@ -222,7 +261,11 @@ def flip_thresholds(K: float, field: float, rule: str) -> np.ndarray:
     ``2**-33`` of ``p`` otherwise, and never below ``2**-32`` (which only matters when
     ``p < 2**-33``, i.e. ``|Delta H| > 22``).
     """
-    p = flip_probabilities(K, field, rule)
+    return _quantize(flip_probabilities(K, field, rule))
+
+
+def _quantize(p: np.ndarray) -> np.ndarray:
+    """Flip probabilities ``(2, 9)`` -> the kernels' flat uint32 thresholds ``(18,)``."""
     t = np.clip(np.rint(p * 2.0**32), 1.0, 2.0**32) - 1.0
     return t.astype(np.uint32).ravel()
 
@@ -527,7 +570,11 @@ class LocalSampler(Sampler):
 
 
 class MetropolisSampler(LocalSampler):
-    """Metropolis single-spin flips, checkerboard sweep (sequential for odd sizes)."""
+    """Metropolis single-spin flips, checkerboard sweep (sequential for odd sizes).
+
+    Acceptance ``min(1, exp(-Delta H))``, and 1/2 for ``Delta H = 0``: accepting those
+    always makes the fixed-order sweep non-ergodic (see the module docstring).
+    """
 
     name = "metropolis"
 

@@ -11,7 +11,11 @@ Random numbers come from a ``torch.Generator`` on the device (seeded through
 :func:`kadanoff._rng.torch_generator`): the same seed on the same device gives the same
 result, but the stream differs from the Numba kernel's counter-based one, so the two
 agree in distribution, not bit for bit. Probabilities are compared in float32 on CUDA
-(quantized to ``2**-24``) and float64 on the CPU.
+(quantized to ``2**-24``) and float64 on the CPU; none is below the dtype's smallest
+normal number, so no move is forbidden. The Metropolis table is that of
+:func:`.checkerboard.flip_probabilities`, which accepts a zero-energy-change move with
+probability 1/2 (accepting it always makes the sweep non-ergodic; see
+:mod:`.checkerboard`).
 """
 
 from __future__ import annotations
@@ -78,7 +82,10 @@ class TorchCheckerboardSampler(Sampler):
             dtype = torch.float32 if self.device.type == "cuda" else torch.float64
         self.dtype = dtype
         probs = flip_probabilities(model.K, model.field, rule).ravel()
-        self._table = torch.as_tensor(probs, dtype=dtype, device=self.device)
+        table = torch.as_tensor(probs, dtype=dtype, device=self.device)
+        # a probability that underflows to 0 (|Delta H| > ~100 in float32) would forbid the
+        # move; keep it possible, as the Numba kernel does (``u < tiny`` iff ``u == 0``)
+        self._table = table.clamp_min(torch.finfo(dtype).tiny)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model!r}, rule={self.rule!r}, device={self.device})"
