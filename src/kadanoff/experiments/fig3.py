@@ -31,6 +31,16 @@ TITLE = "Fig. 3: a deep network learns block spins of the 2D Ising model"
 #: the paper's (wrong) critical coupling, and the exact one
 PAPER_KC = 0.4352
 
+#: metrics a sweep report plots by default (glob patterns on dotted metric names)
+SWEEP_METRICS = (
+    "receptive_fields.l1.*.localized_fraction",
+    "receptive_fields.l1.*.localized_radius",
+    "receptive_fields.no_l1.0.localized_fraction",
+    "data.energy_per_site.mean",
+    "data.energy_z",
+    "observables.data.abs_magnetization.mean",
+)
+
 
 @dataclass(frozen=True)
 class Config:
