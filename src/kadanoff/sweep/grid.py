@@ -45,7 +45,8 @@ _RANGE_DIGITS = 12
 
 @dataclass(frozen=True)
 class Point:
-    """One point of a sweep: its swept values, full config and key (the config hash)."""
+    """One point of a sweep: its values of the swept keys (those with more than one value), its
+    full config and its key (the config hash)."""
 
     params: dict[str, Any]
     config: Any
@@ -64,6 +65,7 @@ class Sweep:
     def points(self) -> list[Point]:
         """The Cartesian product of the axes, in the order the keys were given (last fastest)."""
         names = list(self.axes)
+        swept = self.swept
         out = []
         for values in itertools.product(*(self.axes[n] for n in names)):
             params = dict(zip(names, values, strict=True))
@@ -73,7 +75,8 @@ class Sweep:
                 raise ValueError(
                     f"{self.experiment} point {format_params(params)} is not a valid config: {e}"
                 ) from None
-            out.append(Point(params, config, config_hash(self.experiment, config)))
+            shown = {k: v for k, v in params.items() if k in swept}
+            out.append(Point(shown, config, config_hash(self.experiment, config)))
         return out
 
     @property

@@ -223,7 +223,8 @@ def write_sweep_report(
     mod = load_experiment(sweep.experiment)
     names, more = _chosen(doc, metrics, mod)
     figures = _plot(doc, names, out / "figures") if names and doc["grouped_by"] else []
-    keys = list(sweep.axes)
+    keys = sweep.swept
+    fixed = {k: v[0] for k, v in sweep.axes.items() if len(v) == 1}
     rows = []
     for e in doc["points"]:
         link = Link("report", e["report"]) if e["report"] else ""
@@ -231,7 +232,7 @@ def write_sweep_report(
         rows.append([*(e["params"][k] for k in keys), e["status"], secs, link, e["error"] or ""])
     c = doc["counts"]
     intro = (
-        f"A sweep of {sweep.experiment} ({mod.TITLE}) over {', '.join(keys)}: "
+        f"A sweep of {sweep.experiment} ({mod.TITLE}) over {', '.join(keys) or 'one point'}: "
         f"{doc['n_points']} points, {c['done']} computed now, {c['cached']} found done, "
         f"{c['failed']} failed. Base config: the {sweep.preset!r} preset."
     )
@@ -244,13 +245,14 @@ def write_sweep_report(
         Section(title="Metrics vs swept parameters", paragraphs=paragraphs, figures=figures),
         Section(
             title="Points",
+            paragraphs=[f"Set for every point: {format_params(fixed)}."] if fixed else [],
             tables=[Table("Every point", [*keys, "status", "seconds", "report", "error"], rows)],
             config=config_dict(sweep.base),
         ),
     ]
     build_report(
         out / "sweep.html",
-        title=f"kadanoff sweep: {sweep.experiment} over {', '.join(keys)}",
+        title=f"kadanoff sweep: {sweep.experiment} over {', '.join(keys) or 'one point'}",
         intro=intro,
         claims=[],
         sections=sections,
