@@ -98,7 +98,7 @@ def _train_key(config: Config, l1: float) -> str:
 
 def _stage_dataset(config: Config, folder: Path, progress: bool, device: str) -> np.ndarray:
     from ..ising import IsingModel
-    from ..ising.dataset import generate_dataset, load_dataset, save_dataset
+    from ..ising.dataset import checkpoint_path, generate_dataset, load_dataset, save_dataset
     from ..lattice import SquareLattice
 
     path = folder / f"dataset_{_dataset_key(config)}.npz"
@@ -111,7 +111,7 @@ def _stage_dataset(config: Config, folder: Path, progress: bool, device: str) ->
         algorithm=config.algorithm,
         seed=config.seed,
         progress=progress,
-        checkpoint=path,
+        checkpoint=checkpoint_path(path),  # not `path`: a checkpoint there would pass for done
     )
     save_dataset(ds, path)
     return ds.spins

@@ -153,11 +153,11 @@ def run_point(
         mod = load_experiment(experiment)
         folder.mkdir(parents=True, exist_ok=True)
         with _exclusive(folder), thread_limits(threads):
+            for stale in folder.rglob(".*.tmp"):  # left by a killed writer; we hold the lock
+                stale.unlink(missing_ok=True)
             if is_done(folder, experiment, config):
                 record["status"] = "cached"
             else:
-                for stale in folder.rglob(".*.tmp"):  # left by a killed writer; we hold the lock
-                    stale.unlink(missing_ok=True)
                 started = _now()
                 metrics = mod.run(config, folder, device=device, progress=False)
                 mark_done(
