@@ -128,9 +128,7 @@ def _cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
 def _stable(obj):
     """Metrics without wall-clock times (NaN read as None, so equal values compare equal)."""
     if isinstance(obj, dict):
-        return {
-            k: _stable(v) for k, v in obj.items() if "seconds" not in k and "timings" not in k
-        }
+        return {k: _stable(v) for k, v in obj.items() if "seconds" not in k and "timings" not in k}
     if isinstance(obj, list):
         return [_stable(v) for v in obj]
     return obj

@@ -43,7 +43,8 @@ def test_file_values_toml_and_json(tmp_path):
     assert sw.axes["K"] == (0.3, 0.4, 0.5) and sw.axes["hidden"] == ((400, 100, 25), (16, 4))
     assert sw.axes["block_sizes"] == ((2, 4),)  # a flat list for a tuple key: one value, fixed
     assert sw.axes["n_samples"] == (100, 200, 300) and sw.base.top_down_gibbs == 2000  # paper
-    (tmp_path / "s.json").write_text(json.dumps({"experiment": "fig2", "set": {"chi2_ring": [4, 8]}}))
+    spec = {"experiment": "fig2", "set": {"chi2_ring": [4, 8]}}
+    (tmp_path / "s.json").write_text(json.dumps(spec))
     spec = load_sweep_file(tmp_path / "s.json")
     assert build_sweep(spec["experiment"], spec["set"]).axes["chi2_ring"] == (4, 8)
 
