@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from kadanoff.experiments import fig3
 from kadanoff.sweep.engine import open_client, run_sweep
 from kadanoff.sweep.grid import build_sweep
 from kadanoff.sweep.point import point_folder, run_point
@@ -76,8 +75,13 @@ def on_dask(sweep, store: Path, out: Path, workers: int) -> tuple[float, float]:
                                     f"{workers}"}).points()  # fmt: skip
         futs = [
             client.submit(
-                run_point, "fig3", w.config, str(point_folder(store, "fig3", w.config)),
-                threads=1, workers=[addr], pure=False,
+                run_point,
+                "fig3",
+                w.config,
+                str(point_folder(store, "fig3", w.config)),
+                threads=1,
+                workers=[addr],
+                pure=False,
             )  # fmt: skip
             for w, addr in zip(warm, sorted(client.nthreads()), strict=False)
         ]
