@@ -2,6 +2,7 @@
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,9 @@ def test_without_dask_the_cli_says_how_to_install(monkeypatch, capsys, tmp_path)
     assert main(["sweep", "fig2", "--set", "seed=1", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "pip install 'kadanoff[cluster]'" in err
+
+
+def test_documented_sweep_file_parses(capsys, tmp_path):
+    path = Path(__file__).parents[2] / "docs" / "sweeps" / "fig3_temperature_scan.toml"
+    rc = main(["sweep", "--file", str(path), "--out", str(tmp_path), "--dry-run"])
+    assert rc == 0 and "33 points" in capsys.readouterr().out
