@@ -25,6 +25,7 @@ from kadanoff.cli import main  # noqa: E402
 from kadanoff.experiments import fig3  # noqa: E402
 from kadanoff.experiments.base import is_done  # noqa: E402
 from kadanoff.io import read_npz, to_json  # noqa: E402
+from kadanoff.sweep.engine import default_workers  # noqa: E402
 from kadanoff.sweep.grid import build_sweep  # noqa: E402
 from kadanoff.sweep.point import point_folder, thread_limits  # noqa: E402
 
@@ -168,6 +169,10 @@ def test_sweep_on_scheduler_equals_serial_run(cluster, tmp_path):
     assert {p["seed"] for p in doc["points"]} == {1, 2}
     sweep = build_sweep("fig3", MINI | {"K": [0.40, 0.42, 0.44], "seed": [1, 2]})
     _check_points(store, sweep)
+    for p in sweep.points():  # one compute thread per point in torch and Numba, as asked
+        saved = json.loads((point_folder(store, "fig3", p.config) / "config.json").read_text())
+        assert saved["threads_used"] == {"numba": 1, "torch": 1}
+        assert saved["seed"] == p.config.seed == p.params["seed"]
     # the same points, serially in this process with the same thread count
     for p in sweep.points():
         folder = tmp_path / "serial" / p.key
@@ -254,7 +259,7 @@ def test_client_killed_mid_sweep_resumes_without_recomputing(cluster, tmp_path, 
     seeds = [5, 6] if where == "local" else [7, 8]
     spec = _sweep_file(tmp_path / "sweep.json", K=[0.405, 0.415, 0.425], seed=seeds)
     args = ["--file", str(spec), "--out", str(tmp_path / "out")]
-    args += ["--workers", "2", "--threads", "1"] if where == "local" else []
+    args += ["--workers", "2"] if where == "local" else []  # default threads: cores // 2
     args += ["--scheduler", cluster["address"]] if where == "scheduler" else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "kadanoff", "sweep", *args, "--quiet"],
@@ -287,4 +292,10 @@ def test_client_killed_mid_sweep_resumes_without_recomputing(cluster, tmp_path, 
     doc = json.loads((tmp_path / "out" / "sweep.json").read_text())
     assert doc["counts"]["cached"] >= len(finished)  # (+ any done but not yet reported)
     assert doc["counts"]["done"] + doc["counts"]["cached"] == 6
-    _check_points(store, build_sweep("fig3", MINI | {"K": [0.405, 0.415, 0.425], "seed": seeds}))
+    sweep = build_sweep("fig3", MINI | {"K": [0.405, 0.415, 0.425], "seed": seeds})
+    _check_points(store, sweep)
+    if where == "local":  # the local cluster's workers share the cores
+        n = max(1, default_workers() // 2)
+        for p in sweep.points():
+            saved = json.loads((point_folder(store, "fig3", p.config) / "config.json").read_text())
+            assert saved["threads_used"] == {"numba": n, "torch": n}

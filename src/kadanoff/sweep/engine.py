@@ -97,7 +97,7 @@ class _Progress:
         self.total, self.cached, self.log = total, cached, log
         self.done = self.failed = self.running = 0
         self.seconds: list[float] = []
-        self.bar = tqdm(total=total, initial=cached, desc=name, unit="pt", disable=not show)
+        self.bar = tqdm(total=total, initial=cached, desc=name, unit="point", disable=not show)
         self.show = show
         self._postfix()
 
@@ -208,6 +208,9 @@ def run_sweep(
                         open_client(workers=n_workers, scheduler=scheduler, threads=threads)
                     )
                 _compute(client, sweep, todo, store, threads, records, bar, save)
+        except BaseException:  # Ctrl-C or a lost scheduler: keep what finished on record
+            save()
+            raise
         finally:
             bar.close()
     run_info["finished"] = _now()

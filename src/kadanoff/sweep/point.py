@@ -160,6 +160,9 @@ def run_point(
             else:
                 started = _now()
                 metrics = mod.run(config, folder, device=device, progress=False)
+                used = {"numba": sys.modules["numba"].get_num_threads()}
+                if "torch" in sys.modules:
+                    used["torch"] = sys.modules["torch"].get_num_threads()
                 mark_done(
                     folder,
                     experiment,
@@ -173,6 +176,7 @@ def run_point(
                     host=record["host"],
                     pid=record["pid"],
                     threads=threads,
+                    threads_used=used,
                 )
                 record["status"] = "done"
             if not (folder / "report.html").exists():
