@@ -102,6 +102,8 @@ def test_cli_errors_exit_2_with_one_line(capsys, tmp_path):
     assert "not valid TOML" in capsys.readouterr().err
     assert main(["sweep", "--set", "K=1", "--out", str(tmp_path)]) == 2
     assert "name the experiment" in capsys.readouterr().err
+    assert main(["sweep", "fig3", "--set", "K=0.4"]) == 2
+    assert "give --out DIR" in capsys.readouterr().err
     rc = main(["sweep", "fig3", "--set", "seed=1,2", "--out", str(tmp_path), "--dry-run"])
     assert rc == 0 and "2 points" in capsys.readouterr().out
     assert not (tmp_path / "sweep.json").exists()

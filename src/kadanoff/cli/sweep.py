@@ -42,7 +42,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--file", type=Path, help="a TOML or JSON sweep file")
     p.add_argument("--preset", default=None, help="base config (default: quick)")
-    p.add_argument("--out", type=Path, required=True, help="folder for sweep.html, sweep.json")
+    p.add_argument("--out", type=Path, help="folder for sweep.html and sweep.json (required)")
     p.add_argument(
         "--store", type=Path, default=None, help="folder of the points (default OUT/points)"
     )
@@ -87,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     preset = args.preset or spec.get("preset") or "quick"
     sweep = build_sweep(experiment, values, preset=preset)
     points = sweep.points()
+    if args.out is None and not args.dry_run:
+        raise UsageError("give --out DIR, the folder for sweep.html, sweep.json and the points")
     if args.dry_run:
         for p in points:
             print(f"{p.key}  {format_params(p.params)}")
