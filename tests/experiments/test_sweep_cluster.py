@@ -78,7 +78,8 @@ def cluster(tmp_path_factory):
         procs.append(
             subprocess.Popen(
                 [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", "0"]
-                + ["--scheduler-file", str(sched_file), *common],
+                + ["--scheduler-file", str(sched_file), *common]
+                + ["--idle-timeout", "300"],  # gone 5 min after the tests even if pytest dies
                 env=_env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
