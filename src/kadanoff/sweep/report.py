@@ -10,6 +10,7 @@ in ``seed`` form a group; its value is the mean over seeds with error bar the st
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import math
@@ -84,7 +85,9 @@ def _point_entry(
                 entry["status"], entry["error"] = rec["status"], rec["error"]
                 return entry
         saved = rec["_saved"]
-        entry["seconds"] = saved.get("seconds")
+        entry["seconds"] = saved.get("seconds")  # computing, when the point was computed
+        if rec.get("status") == "done":
+            entry["task_seconds"] = rec.get("seconds")  # computing + figures + report, now
         entry["computed"] = {k: saved.get(k) for k in ("started_at", "finished_at", "host")}
         if (folder / "report.html").exists():
             entry["report"] = os.path.relpath(folder / "report.html", out)
@@ -230,6 +233,7 @@ def write_sweep_report(
         link = Link("report", e["report"]) if e["report"] else ""
         secs = f"{e['seconds']:.1f}" if e["seconds"] is not None else ""
         rows.append([*(e["params"][k] for k in keys), e["status"], secs, link, e["error"] or ""])
+    header = [*keys, "status", "seconds (computing)", "report", "error"]
     c = doc["counts"]
     intro = (
         f"A sweep of {sweep.experiment} ({mod.TITLE}) over {', '.join(keys) or 'one point'}: "
@@ -246,8 +250,8 @@ def write_sweep_report(
         Section(
             title="Points",
             paragraphs=[f"Set for every point: {format_params(fixed)}."] if fixed else [],
-            tables=[Table("Every point", [*keys, "status", "seconds", "report", "error"], rows)],
-            config=config_dict(sweep.base),
+            tables=[Table("Every point", header, rows)],
+            config=config_dict(dataclasses.replace(sweep.base, **fixed)),
         ),
     ]
     build_report(
