@@ -193,6 +193,9 @@ def _plot(doc: dict[str, Any], names: list[str], folder: Path) -> list[tuple[Pat
                     ys = [r["mean"] for r in rs]
                     err = [r["stderr"] or 0.0 for r in rs]
                     ax.errorbar(xs, ys, yerr=err, marker="o", ms=3, capsize=2, label=label or None)
+                ys_all = [r["mean"] for r in doc["summary"][name]]
+                if min(ys_all) > 0 and max(ys_all) > 100 * min(ys_all):
+                    ax.set_yscale("log")  # errors, tolerances: decades apart
                 ax.set_title(name, fontsize=8)
                 ax.set_xlabel(x)
                 if not numeric:
