@@ -168,7 +168,8 @@ def run_sweep(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder: choose another path")
-    store = Path(store) if store is not None else out / "points"
+    # absolute: a worker elsewhere resolves a relative path against its own working directory
+    store = (Path(store) if store is not None else out / "points").resolve()
     out.mkdir(parents=True, exist_ok=True)
     points = sweep.points()
     n_workers = workers or default_workers()
