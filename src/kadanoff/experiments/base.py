@@ -3,7 +3,8 @@
 An experiment is a module with ``NAME``, a frozen dataclass ``Config``, ``PRESETS`` (at least
 ``"quick"`` and ``"paper"``), ``run(config, folder, *, device, progress) -> dict`` that computes and
 saves arrays and returns metrics, ``plot(folder) -> list[Path]`` that only reads saved results, and
-``claims(metrics) -> list[Claim]``. A finished experiment is not recomputed when rerun with the same
+``claims(metrics) -> list[Claim]``; optionally ``SWEEP_METRICS``, glob patterns of the metrics a
+sweep report plots by default. A finished experiment is not recomputed when rerun with the same
 config: its folder holds ``config.json`` with the config's hash and ``metrics.json``. Stages inside
 ``run`` save their own artefacts (datasets, models), so an interrupted run resumes where it stopped.
 """

@@ -31,6 +31,16 @@ TITLE = "Fig. 3: a deep network learns block spins of the 2D Ising model"
 #: the paper's (wrong) critical coupling, and the exact one
 PAPER_KC = 0.4352
 
+#: metrics a sweep report plots by default (glob patterns on dotted metric names)
+SWEEP_METRICS = (
+    "receptive_fields.l1.*.localized_fraction",
+    "receptive_fields.l1.*.localized_radius",
+    "receptive_fields.no_l1.0.localized_fraction",
+    "data.energy_per_site.mean",
+    "data.energy_z",
+    "observables.data.abs_magnetization.mean",
+)
+
 
 @dataclass(frozen=True)
 class Config:
@@ -88,7 +98,7 @@ def _train_key(config: Config, l1: float) -> str:
 
 def _stage_dataset(config: Config, folder: Path, progress: bool, device: str) -> np.ndarray:
     from ..ising import IsingModel
-    from ..ising.dataset import generate_dataset, load_dataset, save_dataset
+    from ..ising.dataset import checkpoint_path, generate_dataset, load_dataset, save_dataset
     from ..lattice import SquareLattice
 
     path = folder / f"dataset_{_dataset_key(config)}.npz"
@@ -101,7 +111,7 @@ def _stage_dataset(config: Config, folder: Path, progress: bool, device: str) ->
         algorithm=config.algorithm,
         seed=config.seed,
         progress=progress,
-        checkpoint=path,
+        checkpoint=checkpoint_path(path),  # not `path`: a checkpoint there would pass for done
     )
     save_dataset(ds, path)
     return ds.spins

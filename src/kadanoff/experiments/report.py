@@ -16,7 +16,15 @@ from typing import Any
 from ..io import to_json, write_text
 from .base import Claim
 
-__all__ = ["Section", "Table", "build_report"]
+__all__ = ["Link", "Section", "Table", "build_report"]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A table cell that links to another file (e.g. a sweep point's own report)."""
+
+    text: str
+    href: str
 
 
 @dataclass
@@ -57,11 +65,16 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _cell(c: Any) -> str:
+    if isinstance(c, Link):
+        return f'<a href="{html.escape(c.href, quote=True)}">{html.escape(c.text)}</a>'
+    return html.escape(_fmt(c))
+
+
 def _table(t: Table) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in t.header)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in row) + "</tr>"
-        for row in t.rows
+        "<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in row) + "</tr>" for row in t.rows
     )
     return f"<table><caption>{html.escape(t.caption)}</caption><tr>{head}</tr>{body}</table>"
 
@@ -108,8 +121,9 @@ def build_report(
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>",
-        _claims(claims),
     ]
+    if claims:
+        parts.append(_claims(claims))
     for s in sections:
         parts.append(f"<h2>{html.escape(s.title)}</h2>")
         parts += [f"<p>{html.escape(p)}</p>" for p in s.paragraphs]
