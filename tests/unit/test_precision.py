@@ -1,0 +1,152 @@
+"""Training precision: config, the ``auto`` rule and probe, and the bf16-mixed trainer's exact
+properties (issue 13). Statistical equivalence: tests/statistical/test_bf16_training.py."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from kadanoff.rbm import BinaryRBM, SpinRBM
+from kadanoff.rbm import precision as P
+from kadanoff.rbm.mixed import MixedTrainer, bf16_bits
+from kadanoff.rbm.train import TrainConfig, _Trainer, cd_gradient, load_checkpoint, train_rbm
+
+
+# ------------------------------------------------------------------ config
+def test_precision_field_defaults_validates_and_round_trips():
+    assert TrainConfig().precision is None  # as dtype
+    assert TrainConfig().replace(dtype="float64").dtype == "float64"
+    assert TrainConfig(precision="float64").dtype == "float64"
+    for name in ("bf16-mixed", "auto"):
+        c = TrainConfig(precision=name)
+        assert c.dtype == "float32" and c.precision == name
+        assert TrainConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+    old = TrainConfig().to_dict()
+    del old["precision"]  # a checkpoint written before the field existed
+    assert TrainConfig.from_dict(old) == TrainConfig()
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="fp16")
+    with pytest.raises(ValueError, match="conflicts with dtype='float64'"):
+        TrainConfig(precision="bf16-mixed", dtype="float64")
+    with pytest.raises(ValueError, match="conflicts with dtype='float64'"):
+        TrainConfig(precision="float32", dtype="float64")
+
+
+# ------------------------------------------------------------------ the auto rule
+@pytest.mark.parametrize(
+    ("speedup", "choice"),
+    [(0.01, "float32"), (1.0, "float32"), (1.49, "float32"), (1.5, "bf16-mixed"),
+     (3.7, "bf16-mixed"), (math.nan, "float32")],
+)  # fmt: skip
+def test_auto_rule_picks_bf16_only_when_at_least_threshold_faster(speedup, choice):
+    assert P.choose_precision(speedup) == choice
+
+
+@pytest.mark.parametrize("speedup", [0.02, 1.2, 2.5])
+def test_resolve_auto_records_probe_and_choice(monkeypatch, speedup):
+    fake = P.MatmulProbe(1.0, 1.0 / speedup, speedup, 1.0, speedup, 3, ((1, 2, 3),), "cpu")
+    monkeypatch.setattr(P, "_cached_probe", lambda shapes, device: fake)
+    used, info = P.resolve_precision("auto", 16, 8, 10, 10, "cpu")
+    assert used == ("bf16-mixed" if speedup >= 1.5 else "float32") == info["used"]
+    assert info["requested"] == "auto" and info["probe"]["speedup"] == speedup
+    json.dumps(info, allow_nan=False)
+    assert P.resolve_precision("float64", 16, 8, 10, 10, "cpu") == (
+        "float64",
+        {"requested": "float64", "used": "float64"},
+    )
+
+
+def test_real_probe_is_short_and_finite():
+    shapes = P.cd_shapes(256, 64, 100, 100)
+    assert shapes == ((100, 256, 64), (100, 64, 256), (257, 200, 65))
+    t = time.perf_counter()
+    probe = P.probe_matmul(shapes)
+    assert time.perf_counter() - t < 1.0  # budget 30 ms plus warm-up
+    assert probe.rounds >= 1 and probe.float32_s > 0 and probe.bf16_s > 0
+    assert probe.speedup == pytest.approx(probe.float32_s / probe.bf16_s)
+    print(f"probe 256x64 batch 100: bf16 {probe.speedup:.2f}x float32")
+
+
+def test_auto_run_records_choice_in_result_and_checkpoint(tmp_path):
+    rng = np.random.default_rng(0)
+    data = rng.choice([-1.0, 1.0], size=(200, 12))
+    cfg = TrainConfig(epochs=2, batch_size=50, precision="auto", monitor_size=50)
+    r = train_rbm((12, 4), data, cfg, seed=1, progress=False, checkpoint_dir=tmp_path)
+    assert r.precision["requested"] == "auto" and r.precision["used"] in ("float32", "bf16-mixed")
+    assert r.precision["probe"]["shapes"] == [[50, 12, 4], [50, 4, 12], [13, 100, 5]]
+    ck = load_checkpoint(tmp_path)
+    assert ck is not None and ck["precision"] == r.precision
+    assert json.loads((tmp_path / "checkpoint.json").read_text())["precision"] == r.precision
+
+
+# ------------------------------------------------------------------ bf16-mixed: exact facts
+def test_bf16_bits_round_to_nearest_even_like_torch():
+    x = np.random.default_rng(1).normal(0, 3, 5000).astype(np.float32)
+    x = np.concatenate([x, [0.0, 1.0, -1.0, 0.5, 1 + 2**-8, 1 + 3 * 2**-8, -(1 + 2**-8)]])
+    ours = np.array([bf16_bits(v) for v in x], dtype=np.uint16)
+    ref = torch.from_numpy(x.astype(np.float32)).bfloat16().view(torch.int16).numpy()
+    np.testing.assert_array_equal(ours, ref.view(np.uint16))
+
+
+@pytest.mark.parametrize("units", ["spin", "binary"])
+@pytest.mark.parametrize("persistent", [False, True])
+def test_mixed_samples_equal_float32_samples_for_dyadic_parameters(units, persistent):
+    """Weights and biases on multiples of 1/16 and small sums make every bf16 product exact,
+    so with the same seed the bf16-mixed trainer draws exactly the float32 trainer's units."""
+    rng = np.random.default_rng(3)
+    nv, nh, B = 7, 5, 12
+    W = rng.integers(-8, 9, (nv, nh)) / 16
+    a, b = rng.integers(-4, 5, nv) / 16, rng.integers(-4, 5, nh) / 16
+    cls = SpinRBM if units == "spin" else BinaryRBM
+    model = cls.from_parameters(W, a, b, dtype=torch.float32)
+    cfg = TrainConfig(batch_size=B, units=units, cd_k=2, persistent=persistent)
+    v = rng.integers(0, 2, (B, nv)).astype(np.float32)
+    v = torch.from_numpy(2 * v - 1 if units == "spin" else v)
+    ss = np.random.SeedSequence(9)
+    t32, t16 = _Trainer(model, cfg, B, B, ss), MixedTrainer(model, cfg, B, B, ss)
+    if persistent:
+        for t in (t32, t16):
+            t.set_chains(v.flip(0), torch.Generator().manual_seed(5))
+    G32 = t32.statistics(v, torch.Generator().manual_seed(4))
+    G16 = t16.statistics(v, torch.Generator().manual_seed(4))
+    torch.testing.assert_close(t16.V.float(), t32.V, rtol=0, atol=0)
+    # means in H are rounded to bf16 once (relative error <= 2^-9), the product sums once more
+    torch.testing.assert_close(t16.H.float(), t32.H, rtol=2**-8, atol=1e-6)
+    torch.testing.assert_close(G16, G32, rtol=2**-7, atol=B * nv * 2**-8)
+
+
+def test_mixed_step_updates_float32_master_weights_below_bf16_spacing():
+    """One step adds lr * G / B in float32, even when that is far below the bf16 spacing of
+    the weights (a bf16 copy of W would not change at all)."""
+    rng = np.random.default_rng(5)
+    nv, nh, B = 6, 4, 8
+    model = SpinRBM.from_parameters(
+        np.ones((nv, nh)), np.zeros(nv), np.zeros(nh), dtype=torch.float32
+    )
+    cfg = TrainConfig(batch_size=B)
+    v = torch.from_numpy(2.0 * rng.integers(0, 2, (B, nv)) - 1).float()
+    ss = np.random.SeedSequence(2)
+    t1, t2 = MixedTrainer(model, cfg, B, B, ss), MixedTrainer(model, cfg, B, B, ss)
+    G = t1.statistics(v, torch.Generator().manual_seed(3)) / B
+    lr = 1e-4  # |lr G| < 2^-9: lost in bf16 arithmetic at |W| = 1
+    old = t2.P.clone()
+    t2.step(v, torch.Generator().manual_seed(3), lr, 0.0)
+    expected = old + lr * G
+    expected[nv, nh] = 0.0
+    torch.testing.assert_close(t2.P, expected, rtol=0, atol=1e-7)
+    assert (t2.P[:nv, :nh] != 1.0).any()
+    assert torch.equal(t2.W16, t2.P[:nv, :nh].bfloat16())  # the operand copy is refreshed
+    assert t2.velocity.dtype == t2.P.dtype == torch.float32
+
+
+def test_cd_gradient_bf16_mixed_needs_float32_model():
+    m = SpinRBM.from_parameters(np.zeros((3, 2)), np.zeros(3), np.zeros(2), dtype=torch.float64)
+    with pytest.raises(ValueError, match="conflicts with dtype='float64'"):
+        cd_gradient(m, np.ones((4, 3)), seed=1, precision="bf16-mixed")
+    g = cd_gradient(m.to(dtype=torch.float32), np.ones((4, 3)), seed=1, precision="bf16-mixed")
+    assert g["weights"].dtype == torch.float32
