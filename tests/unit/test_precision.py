@@ -150,3 +150,33 @@ def test_cd_gradient_bf16_mixed_needs_float32_model():
         cd_gradient(m, np.ones((4, 3)), seed=1, precision="bf16-mixed")
     g = cd_gradient(m.to(dtype=torch.float32), np.ones((4, 3)), seed=1, precision="bf16-mixed")
     assert g["weights"].dtype == torch.float32
+
+
+# ------------------------------------------------------------------ CLI
+def test_cli_precision_flag_records_choice_in_model_metadata(tmp_path, capsys):
+    from kadanoff import Chain, IsingModel
+    from kadanoff.cli import main
+    from kadanoff.cli import train as cli_train
+    from kadanoff.ising.dataset import generate_dataset, save_dataset
+    from kadanoff.rbm.io import load_model
+
+    assert cli_train._PRECISIONS == P.PRECISIONS
+    ds = generate_dataset(IsingModel(Chain(8), 0.5), 200, algorithm="exact", seed=1, progress=False)
+    data = save_dataset(ds, tmp_path / "d.npz")
+    base = ["train", "--data", str(data), "--hidden", "3", "--epochs", "2", "--quiet"]
+    base += ["--batch-size", "50", "--seed", "1"]
+    for precision in ("bf16-mixed", "auto"):
+        out = tmp_path / precision
+        assert main([*base, "--precision", precision, "--out", str(out)]) == 0
+        meta = json.loads((out / "model.json").read_text())["metadata"]
+        assert meta["config"]["precision"] == precision
+        assert meta["precision"]["requested"] == precision
+        assert meta["precision"]["used"] in ("float32", "bf16-mixed")
+        assert load_model(out / "model.safetensors").dtype == torch.float32
+    with pytest.raises(SystemExit) as e:
+        main([*base, "--precision", "fp8", "--out", str(tmp_path / "x")])
+    assert e.value.code == 2
+    bad = ["--precision", "bf16-mixed", "--dtype", "float64", "--out", str(tmp_path / "y")]
+    rc = main([*base, *bad])
+    assert rc == 2
+    assert "conflicts with dtype='float64'" in capsys.readouterr().err
