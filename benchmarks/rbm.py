@@ -1,14 +1,18 @@
 """RBM training benchmark: CD-1 throughput for a 1600 x 400 RBM on 40 x 40 Ising data.
 
     python benchmarks/rbm.py [--threads 2] [--samples 5000] [--epochs 2] [--repeats 2]
+    python benchmarks/rbm.py --gpu-only        # just the CUDA rows (benchmarks/gpu_check.sh)
 
-Prints samples/s of CD-1 training (float32, batch 100) for kadanoff's trainer, scikit-learn's
-``BernoulliRBM`` (given float32 data, same batch size and epochs) and a plain, straightforward
-PyTorch CD-1 loop; the measured float32 matmul rate and the ceiling ``rate / 6.4e6`` samples/s
-(6.4e6 FLOP per sample = five 1600 x 400 multiply-adds: v W, h W^T, v_k W and the two
-gradient products); and, with CUDA, kadanoff's samples/s at batch 10,000. Every number is
-the best of ``--repeats`` interleaved runs; the load average is printed because timings on
-a shared machine are unreliable (oversubscribed cores make multi-threaded GEMMs collapse).
+Prints samples/s of CD-1 training (batch 100) for kadanoff's trainer in float32, bf16-mixed
+and ``auto`` precision, scikit-learn's ``BernoulliRBM`` (given float32 data, same batch size and
+epochs) and a plain, straightforward PyTorch CD-1 loop; the measured float32 and bfloat16
+matmul rates with the ceilings ``rate / 6.4e6`` samples/s (6.4e6 FLOP per sample = five
+1600 x 400 multiply-adds: v W, h W^T, v_k W and the two gradient products); the start-up
+probe's measurement and the choice ``auto`` makes (:mod:`kadanoff.rbm.precision`); the CPU's
+bf16-relevant features; and, with CUDA, kadanoff's samples/s at batch 10,000 in float32, TF32
+and bf16-mixed. Every number is the best of ``--repeats`` interleaved runs; the load average
+is printed because timings on a shared machine are unreliable (oversubscribed cores make
+multi-threaded GEMMs collapse).
 """
 
 from __future__ import annotations
@@ -41,15 +45,34 @@ def ising_like_data(n: int, seed: int = 0, sweeps: int = 30) -> np.ndarray:
     return s.reshape(n, NV)
 
 
-def matmul_rate(threads: int, repeats: int = 30) -> float:
-    """Float32 FLOP/s of torch matmuls with the training shapes (batch 100)."""
+def cpu_features() -> str:
+    """The CPU flags that decide matmul speed (Linux /proc/cpuinfo; '' elsewhere)."""
+    try:
+        text = open("/proc/cpuinfo").read()
+    except OSError:
+        return ""
+    flags = set()
+    model = ""
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags |= set(line.split(":", 1)[1].split())
+        if line.startswith("model name") and not model:
+            model = line.split(":", 1)[1].strip()
+    keep = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
+    return f"{model}; " + " ".join(f for f in keep if f in flags)
+
+
+def matmul_rate(threads: int, repeats: int = 30, dtype: torch.dtype = torch.float32) -> float:
+    """FLOP/s of torch matmuls with the training shapes (batch 100) in ``dtype``."""
     g = torch.Generator().manual_seed(0)
-    a = torch.rand(100, NV, generator=g)
-    w = torch.rand(NV, NH, generator=g)
-    h = torch.rand(100, NH, generator=g)
-    out1, out2 = torch.empty(100, NH), torch.empty(100, NV)
-    out3 = torch.empty(NV, NH)
-    a2, h2 = torch.rand(200, NV, generator=g), torch.rand(200, NH, generator=g)
+    kw = {"dtype": dtype}
+    a = torch.rand(100, NV, generator=g).to(dtype)
+    w = torch.rand(NV, NH, generator=g).to(dtype)
+    h = torch.rand(100, NH, generator=g).to(dtype)
+    out1, out2 = torch.empty(100, NH, **kw), torch.empty(100, NV, **kw)
+    out3 = torch.empty(NV, NH, **kw)
+    a2 = torch.rand(200, NV, generator=g).to(dtype)
+    h2 = torch.rand(200, NH, generator=g).to(dtype)
     for _ in range(3):
         torch.mm(a, w, out=out1)
     best = 0.0
@@ -65,7 +88,15 @@ def matmul_rate(threads: int, repeats: int = 30) -> float:
     return best
 
 
-def bench_kadanoff(data: np.ndarray, epochs: int, batch: int = 100, device: str = "cpu") -> float:
+def bench_kadanoff(
+    data: np.ndarray,
+    epochs: int,
+    batch: int = 100,
+    device: str = "cpu",
+    precision: str = "float32",
+    info: dict | None = None,
+) -> float:
+    """Training samples/s (time inside epochs only); ``info`` receives the precision record."""
     from kadanoff.rbm.train import TrainConfig, train_rbm
 
     cfg = TrainConfig(
@@ -79,8 +110,11 @@ def bench_kadanoff(data: np.ndarray, epochs: int, batch: int = 100, device: str 
         dtype="float32",
         device=device,
         monitor_size=100,
+        precision=precision,
     )
     r = train_rbm((NV, NH), data, cfg, seed=1, progress=False)
+    if info is not None:
+        info.update(r.precision)
     n_used = (len(data) // batch) * batch
     t = sum(h["time"] for h in r.history)  # training time only (no per-epoch metrics)
     return n_used * epochs / t
@@ -126,7 +160,36 @@ def bench_plain_torch(data: np.ndarray, epochs: int, batch: int = 100) -> float:
     return (len(x) // batch) * batch * epochs / (time.perf_counter() - t)
 
 
+def bench_cuda(data: np.ndarray, epochs: int) -> list[tuple[str, float]]:
+    """kadanoff at batch 10,000 on CUDA: float32, TF32 and bf16-mixed (40,000 samples)."""
+    big = np.concatenate([data] * max(1, 40000 // len(data)))[:40000]
+    rows = []
+    for name, precision, tf32 in (
+        ("float32", "float32", False),
+        ("TF32", "float32", True),
+        ("bf16-mixed", "bf16-mixed", False),
+    ):
+        before = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        try:
+            torch.cuda.synchronize()
+            v = bench_kadanoff(big, epochs, batch=10000, device="cuda", precision=precision)
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = before
+        rows.append((name, v))
+    return rows
+
+
+def print_cuda(data: np.ndarray, epochs: int) -> None:
+    name = torch.cuda.get_device_name()
+    print(f"\n# CUDA ({name}): kadanoff CD-1 1600 x 400, batch 10,000 (target >= 10M samples/s)")
+    for label, v in bench_cuda(data, epochs):
+        print(f"kadanoff CUDA {label:12s} {v:14,.0f} samples/s")
+
+
 def main(argv: list[str] | None = None) -> None:
+    from kadanoff.rbm.precision import cd_shapes, choose_precision, probe_matmul
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--samples", type=int, default=5000, help="training samples (default 5000)")
@@ -134,10 +197,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--repeats", type=int, default=2, help="interleaved repeats, best kept (default 2)"
     )
+    p.add_argument("--gpu-only", action="store_true", help="only the CUDA rows")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(f"# RBM CD-1 benchmark: {NV} x {NH}, float32, batch 100, {args.samples} samples")
+    data = ising_like_data(args.samples)
+    if args.gpu_only:
+        if not torch.cuda.is_available():
+            raise SystemExit("benchmarks/rbm.py --gpu-only: no CUDA device")
+        print_cuda(data, args.epochs)
+        return
+    print(f"# RBM CD-1 benchmark: {NV} x {NH}, batch 100, {args.samples} samples")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {platform.processor()}")
+    print(f"CPU: {cpu_features()}")
     try:
         load = os.getloadavg()
         print(
@@ -146,31 +217,53 @@ def main(argv: list[str] | None = None) -> None:
         )
     except OSError:
         pass
-    data = ising_like_data(args.samples)
-    rate = matmul_rate(args.threads)  # measured again after the trainers, the best kept
+    probe = probe_matmul(cd_shapes(NV, NH, 100, 100))
+    print(
+        f"start-up probe (the run's 3 products, best of {probe.rounds}): float32 "
+        f"{probe.float32_s * 1e3:.2f} ms, bf16 {probe.bf16_s * 1e3:.2f} ms -> bf16 "
+        f"{probe.speedup:.2f}x; auto picks {choose_precision(probe.speedup)}"
+    )
+    rates = {
+        dt: matmul_rate(args.threads, dtype=dt) for dt in (torch.float32, torch.bfloat16)
+    }  # measured again after the trainers, the best kept
     best: dict[str, float] = {}
+    auto_info: dict = {}
     for _ in range(args.repeats):  # interleaved, so a burst of load hits all alike
         for name, fn in (
-            ("kadanoff", bench_kadanoff),
+            ("kadanoff float32", lambda d, e: bench_kadanoff(d, e)),
+            ("kadanoff bf16-mixed", lambda d, e: bench_kadanoff(d, e, precision="bf16-mixed")),
+            ("kadanoff auto", lambda d, e: bench_kadanoff(d, e, precision="auto", info=auto_info)),
             ("sklearn BernoulliRBM", bench_sklearn),
             ("plain torch loop", bench_plain_torch),
         ):
             v = fn(data, args.epochs)
             if v is not None:
                 best[name] = max(best.get(name, 0.0), v)
-    rows = list(best.items())
-    ours = best["kadanoff"]
-    rate = max(rate, matmul_rate(args.threads))
-    ceiling = rate / FLOP_PER_SAMPLE
-    print(f"float32 matmul rate: {rate / 1e9:.1f} GFLOP/s -> ceiling {ceiling:,.0f} samples/s")
-    print(f"{'trainer':24s} {'samples/s':>10s} {'kadanoff/x':>10s} {'of ceiling':>10s}")
-    for name, v in rows:
-        print(f"{name:24s} {v:10,.0f} {ours / v:10.2f} {v / ceiling:10.0%}")
+    for dt in rates:
+        rates[dt] = max(rates[dt], matmul_rate(args.threads, dtype=dt))
+    ceil32 = rates[torch.float32] / FLOP_PER_SAMPLE
+    ceil16 = rates[torch.bfloat16] / FLOP_PER_SAMPLE
+    print(
+        f"matmul rate: float32 {rates[torch.float32] / 1e9:.1f} GFLOP/s -> ceiling "
+        f"{ceil32:,.0f} samples/s; bf16 {rates[torch.bfloat16] / 1e9:.1f} GFLOP/s -> ceiling "
+        f"{ceil16:,.0f} samples/s"
+    )
+    auto_used = auto_info.get("used", "?")
+    auto_speedup = auto_info.get("probe", {}).get("speedup", float("nan"))
+    print(f"auto in the training runs: used {auto_used} (probe bf16 {auto_speedup:.2f}x)")
+    sk = best.get("sklearn BernoulliRBM")
+    print(
+        f"{'trainer':24s} {'samples/s':>10s} {'vs sklearn':>10s} "
+        f"{'of f32 ceil':>11s} {'of bf16 ceil':>12s}"
+    )
+    for name, v in best.items():
+        vs = f"{v / sk:10.2f}" if sk else f"{'-':>10s}"
+        print(f"{name:24s} {v:10,.0f} {vs} {v / ceil32:11.0%} {v / ceil16:12.0%}")
+    f32, b16 = best["kadanoff float32"], best["kadanoff bf16-mixed"]
+    auto = best["kadanoff auto"]
+    print(f"bf16-mixed / float32: {b16 / f32:.2f}x; auto / float32: {auto / f32:.2f}x")
     if torch.cuda.is_available():
-        big = np.concatenate([data] * max(1, 40000 // len(data)))[:40000]
-        torch.cuda.synchronize()
-        v = bench_kadanoff(big, args.epochs, batch=10000, device="cuda")
-        print(f"kadanoff CUDA, batch 10,000 ({torch.cuda.get_device_name()}): {v:,.0f} samples/s")
+        print_cuda(data, args.epochs)
 
 
 if __name__ == "__main__":

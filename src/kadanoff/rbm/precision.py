@@ -87,13 +87,19 @@ def _products(dtype: torch.dtype, shapes: tuple, device: str) -> Any:
 
 
 def probe_matmul(
-    shapes: tuple, *, device: str = "cpu", budget_s: float = 0.03, max_rounds: int = 7
+    shapes: tuple,
+    *,
+    device: str = "cpu",
+    budget_s: float = 0.03,
+    min_rounds: int = 3,
+    max_rounds: int = 9,
 ) -> MatmulProbe:
     """Time float32 against bfloat16 products of ``shapes`` (see :func:`cd_shapes`).
 
     Both are warmed up once, then timed alternately (so a burst of load on a shared machine
-    hits both alike) until ``max_rounds`` rounds or ``budget_s`` seconds; the best round of each
-    counts. A machine without fast bf16 stops after one round (its bf16 set alone is slow).
+    hits both alike) for at least ``min_rounds`` rounds and then until ``max_rounds`` or
+    ``budget_s`` seconds; the best round of each counts. It stops after one round when bf16 is
+    clearly slower (> 4x: a machine without bf16 units, where more rounds would take long).
     """
     dev = torch.device(device)
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
@@ -111,7 +117,9 @@ def probe_matmul(
             sync()
             best[dt] = min(best[dt], time.perf_counter() - t)
         rounds += 1
-        if time.perf_counter() - t_start > budget_s:
+        if best[torch.bfloat16] > 4 * best[torch.float32]:
+            break
+        if rounds >= min_rounds and time.perf_counter() - t_start > budget_s:
             break
     flop = sum(2.0 * m * k * n for m, k, n in shapes)
     t32, t16 = best[torch.float32], best[torch.bfloat16]

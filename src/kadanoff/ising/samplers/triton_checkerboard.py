@@ -1,0 +1,192 @@
+"""Fused checkerboard Metropolis / heat-bath in Triton: one kernel launch per half-sweep.
+
+For CUDA GPUs (and, for testing, Triton's interpreter on the CPU). Spins are int8
+``(B, L, L)`` tensors (B independent even ``L x L`` tori: many small lattices in one launch,
+e.g. B = 20,000 of 40 x 40, or one large one, L = 4096+); each program updates ``BLOCK``
+sites of one colour: it loads the spin and its four neighbours, draws the site's uniform,
+compares it with the flip threshold and stores the spin, all in registers.
+
+Random numbers: exactly those of the Numba kernel (:mod:`.checkerboard`): the uniform 32-bit
+number for site ``(x, y)`` of chain ``b`` in sweep ``t`` is ``lowbias32(lowbias32(lo + y) ^ hi)``
+with ``hi:lo`` the splitmix64 row seed of ``(chain key of b, t, x)`` (same constants, imported
+from there; equality is tested against :func:`.checkerboard.counter_uniform32`). So with the
+same key and the same flip thresholds both kernels produce the same chains bit for bit.
+
+Update rule. Heat-bath as :mod:`.checkerboard`. Metropolis flips with probability
+``exp(-dH)`` for ``dH > 0``, 1 for ``dH < 0`` and **1/2 for ``dH = 0``** (zero field, neighbour
+sum 0): still Boltzmann-stationary with detailed balance, and ergodic on the checkerboard (the
+always-flip rule makes a zero-field sweep of some states deterministic and periodic). Where
+``dH`` is never 0 (non-zero field) the two Metropolis kernels agree bit for bit.
+
+Thresholds are quantized like :func:`.checkerboard.flip_thresholds`: flip when
+``r <= clip(round(p 2^32), 1, 2^32) - 1``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from ..._rng import SeedLike, kernel_key
+from ...lattice import SquareLattice
+from ..model import IsingModel
+from . import checkerboard as _cb
+from .base import Sampler, SweepInfo
+
+__all__ = [
+    "TritonCheckerboardSampler",
+    "triton_available",
+    "flip_probabilities_half_at_zero",
+    "thresholds_half_at_zero",
+]
+
+
+def triton_available() -> bool:
+    """Whether the ``triton`` package can be imported."""
+    import importlib.util
+
+    return importlib.util.find_spec("triton") is not None
+
+
+def flip_probabilities_half_at_zero(K: float, field: float, rule: str) -> np.ndarray:
+    """Flip probability of spin ``s`` with neighbour sum ``n``, shape ``(2, 9)`` (float64).
+
+    Row 0 is ``s = -1``, row 1 ``s = +1``; column ``n + 4``. Metropolis:
+    ``exp(-dH)`` (dH > 0), 1 (dH < 0), 1/2 (dH = 0, decided exactly on the integer inputs:
+    ``field == 0`` and ``n == 0``); heat-bath: ``1 / (1 + exp(dH))``, ``dH = 2 s (K n + field)``.
+    """
+    _cb._check_rule(rule)
+    p = _cb.flip_probabilities(K, field, rule)
+    if rule == "metropolis" and field == 0:
+        p[:, 4] = 0.5  # n = 0: dH = 0 exactly, whatever K
+    return p
+
+
+def thresholds_half_at_zero(K: float, field: float, rule: str) -> np.ndarray:
+    """uint32 thresholds ``(18,)`` of :func:`flip_probabilities_half_at_zero` (index
+    ``9 (s > 0) + n + 4``), quantized as :func:`.checkerboard.flip_thresholds`."""
+    p = flip_probabilities_half_at_zero(K, field, rule)
+    t = np.clip(np.rint(p * 2.0**32), 1.0, 2.0**32) - 1.0
+    return t.astype(np.uint32).ravel()
+
+
+@njit(cache=True)
+def _chain_keys(key, B):  # pragma: no cover - compiled
+    out = np.empty(B, dtype=np.uint64)
+    for b in range(B):
+        out[b] = _cb._chain_key(key, b)
+    return out
+
+
+def interpreter_enabled() -> bool:
+    """Whether ``TRITON_INTERPRET=1`` is set (it must be, before triton is first imported,
+    for the kernel to run on CPU tensors)."""
+    import os
+
+    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+def _kernel() -> Any:
+    from ._triton_kernel import half_sweep
+
+    return half_sweep
+
+
+class TritonCheckerboardSampler(Sampler):
+    """Checkerboard sampler as one fused Triton kernel per half-sweep (see module docstring).
+
+    Parameters
+    ----------
+    model : IsingModel
+        On an even :class:`~kadanoff.lattice.SquareLattice` (any field).
+    rule : {"metropolis", "heatbath"}
+    device : ``"cuda"`` (compiled kernel) or ``"cpu"`` (Triton's interpreter, tests only, slow;
+        needs ``TRITON_INTERPRET=1`` in the environment before triton is imported).
+    block : sites per program (a power of two; default 1024 on CUDA, 4096 interpreted).
+    """
+
+    def __init__(
+        self, model: IsingModel, rule: str = "metropolis", device: str = "cuda", block=None
+    ) -> None:
+        super().__init__(model)
+        import torch
+
+        if not triton_available():
+            raise ValueError("the Triton sampler needs the triton package: pip install triton")
+        self.rule = _cb._check_rule(rule)
+        self.name = rule
+        lat = model.lattice
+        if not isinstance(lat, SquareLattice) or lat.L % 2:
+            raise ValueError(
+                "the Triton checkerboard kernel needs an even square lattice; use "
+                "TorchCheckerboardSampler (chains) or MetropolisSampler / HeatBathSampler"
+            )
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("CUDA is not available here; use device='cpu' (interpreter)")
+        self.interpret = self.device.type == "cpu"
+        if self.interpret and not interpreter_enabled():
+            raise ValueError(
+                "the Triton kernel runs on CPU tensors only in Triton's interpreter: set "
+                "TRITON_INTERPRET=1 before starting Python (tests), or use device='cuda'"
+            )
+        self.block = int(block or (4096 if self.interpret else 1024))
+        if self.block < 1 or self.block & (self.block - 1):
+            raise ValueError(f"block must be a power of two, got {self.block}")
+        self.thresholds = thresholds_half_at_zero(model.K, model.field, rule)
+        self._tab = torch.as_tensor(self.thresholds.astype(np.int64), device=self.device)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model!r}, rule={self.rule!r}, device={self.device})"
+
+    def run_tensor(self, spins: Any, n_sweeps: int, *, key: int | np.uint64, t0: int = 0):
+        """Advance the int8 device tensor ``spins`` ``(B, L, L)`` in place by ``n_sweeps``.
+
+        Sweeps ``t0 .. t0 + n_sweeps - 1`` of the counter-based stream ``key`` (successive
+        calls with increasing ``t0`` equal one long run). Returns the number of flips as a
+        0-d int64 device tensor (no host synchronization).
+        """
+        import torch
+
+        L = self.model.shape[0]
+        if spins.dtype != torch.int8 or not spins.is_contiguous() or spins.shape[1:] != (L, L):
+            raise ValueError(f"spins must be a contiguous int8 tensor of shape (B, {L}, {L})")
+        B = spins.shape[0]
+        total = B * L * L // 2
+        n_prog = math.ceil(total / self.block)
+        ck = torch.from_numpy(_chain_keys(np.uint64(key), B).view(np.int64)).to(self.device)
+        flips = torch.zeros((), dtype=torch.int64, device=self.device)
+        per_prog = torch.empty(n_prog, dtype=torch.int32, device=self.device)
+        kernel = _kernel()
+        for t in range(int(t0), int(t0) + int(n_sweeps)):
+            for c in (0, 1):
+                kernel[(n_prog,)](spins, ck, self._tab, per_prog, t, c, L, total, BLOCK=self.block)
+                flips += per_prog.sum(dtype=torch.int64)
+        return flips
+
+    def run(
+        self, spins: np.ndarray, n_sweeps: int = 1, *, seed: SeedLike = None
+    ) -> tuple[np.ndarray, SweepInfo]:
+        """Same contract as :meth:`.checkerboard.LocalSampler.run`; numpy in, numpy out.
+
+        ``seed`` gives the key as in the Numba kernel (``kernel_key(seed)``), so the same
+        seed gives the Numba kernel's random numbers.
+        """
+        import torch
+
+        if isinstance(n_sweeps, bool) or not isinstance(n_sweeps, (int, np.integer)):
+            raise TypeError(f"n_sweeps must be an integer, got {n_sweeps!r}")
+        if n_sweeps < 0:
+            raise ValueError(f"n_sweeps must be >= 0, got {n_sweeps}")
+        s = self.check_state(spins)
+        if n_sweeps == 0:
+            return s.copy(), SweepInfo()
+        x = torch.as_tensor(s, device=self.device).contiguous().clone()
+        flips = int(self.run_tensor(x, int(n_sweeps), key=kernel_key(seed)))
+        attempted = s.shape[0] * self.model.n_sites * int(n_sweeps)
+        accepted = flips if self.rule == "metropolis" else attempted
+        out = x.cpu().numpy().astype(np.int8)
+        return out, SweepInfo(int(n_sweeps), attempted, accepted, flips)
