@@ -118,3 +118,18 @@ def test_bf16_mixed_exact_kl_full_size_seed_sweep():
     kl16 = _kls(data, p, "bf16-mixed", range(100, 110), epochs=30)
     print(f"float32 {kl32.mean():.5f} +- {kl32.std(ddof=1):.5f}, bf16 {kl16.mean():.5f}")
     assert _welch_p(kl16, kl32) > ALPHA
+
+
+@pytest.mark.gpu
+def test_cuda_bf16_mixed_exact_kl_within_float32_seed_spread():
+    data, p = _ring(10, 0.5, 10_000, seed=2024)
+    kls = {}
+    for precision, seeds in (("float32", range(N_SEEDS)), ("bf16-mixed", range(100, 106))):
+        cfg = get_preset("spin", epochs=20, precision=precision, device="cuda", monitor_size=100)
+        kls[precision] = np.array(
+            [kl_divergence(p, train_rbm((10, 10), data, cfg, seed=s, progress=False).model.to(
+                device="cpu")) for s in seeds]
+        )  # fmt: skip
+    print({k: (v.mean(), v.std(ddof=1)) for k, v in kls.items()})
+    assert kls["bf16-mixed"].max() < 0.02
+    assert _welch_p(kls["bf16-mixed"], kls["float32"]) > ALPHA

@@ -180,3 +180,46 @@ def test_cli_precision_flag_records_choice_in_model_metadata(tmp_path, capsys):
     rc = main([*base, *bad])
     assert rc == 2
     assert "conflicts with dtype='float64'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("units", ["spin", "binary"])
+def test_mixed_device_code_path_equals_float32_on_cpu(units):
+    """The path used off the CPU (uniforms from torch.rand, no compiled kernels), forced on
+    the CPU: with dyadic parameters the bf16-mixed trainer draws the float32 trainer's units."""
+    from kadanoff.rbm.train import _Stream
+
+    rng = np.random.default_rng(8)
+    nv, nh, B = 6, 5, 10
+    W = rng.integers(-8, 9, (nv, nh)) / 16
+    a, b = rng.integers(-4, 5, nv) / 16, rng.integers(-4, 5, nh) / 16
+    cls = SpinRBM if units == "spin" else BinaryRBM
+    model = cls.from_parameters(W, a, b, dtype=torch.float32)
+    cfg = TrainConfig(batch_size=B, units=units, cd_k=2)
+    v = rng.integers(0, 2, (B, nv)).astype(np.float32)
+    v = torch.from_numpy(2 * v - 1 if units == "spin" else v)
+    out = []
+    for t in (_Trainer(model, cfg, B, B, np.random.SeedSequence(1)),
+              MixedTrainer(model, cfg, B, B, np.random.SeedSequence(1))):  # fmt: skip
+        t.Uh, t.Uv = torch.empty(B, nh), torch.empty(B, nv)
+        t._Uh_B, t._Uh_C, t._Uv_C = t.Uh, t.Uh, t.Uv
+        g = torch.Generator().manual_seed(6)
+        s = _Stream(g)
+        s.generator = g
+        out.append((t.statistics(v, s), t.V.float().clone(), t.H.float().clone()))
+    (G32, V32, H32), (G16, V16, H16) = out
+    torch.testing.assert_close(V16, V32, rtol=0, atol=0)
+    torch.testing.assert_close(H16, H32, rtol=2**-8, atol=1e-6)
+    torch.testing.assert_close(G16, G32, rtol=2**-7, atol=B * nv * 2**-8)
+
+
+@pytest.mark.gpu
+def test_cuda_bf16_mixed_trainer_throughput_batch_10000():
+    """1600 x 400 CD-1 at batch 10,000 on CUDA (goal >= 10M samples/s; printed)."""
+    data = np.random.default_rng(0).choice(np.array([-1.0, 1.0], np.float32), (100_000, 1600))
+    for precision in ("float32", "bf16-mixed"):
+        cfg = TrainConfig(epochs=3, batch_size=10_000, device="cuda", units="binary",
+                          precision=precision, monitor_size=100)  # fmt: skip
+        r = train_rbm((1600, 400), data, cfg, seed=1, progress=False)
+        rate = 100_000 / min(h["time"] for h in r.history)
+        print(f"CUDA {precision} CD-1 1600x400 batch 10,000: {rate:,.0f} samples/s")
+        assert rate > 1e6
