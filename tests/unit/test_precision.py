@@ -223,3 +223,34 @@ def test_cuda_bf16_mixed_trainer_throughput_batch_10000():
         rate = 100_000 / min(h["time"] for h in r.history)
         print(f"CUDA {precision} CD-1 1600x400 batch 10,000: {rate:,.0f} samples/s")
         assert rate > 1e6
+
+
+def test_auto_resume_keeps_the_recorded_choice(tmp_path, monkeypatch):
+    """A resumed ``auto`` run uses the precision its checkpoint recorded (not a new probe), so
+    it equals the uninterrupted run bit for bit."""
+    rng = np.random.default_rng(2)
+    data = rng.choice([-1.0, 1.0], size=(200, 12))
+    fast = P.MatmulProbe(1.0, 0.25, 4.0, 1.0, 4.0, 3, ((1, 2, 3),), "cpu")
+    slow = P.MatmulProbe(1.0, 4.0, 0.25, 1.0, 0.25, 1, ((1, 2, 3),), "cpu")
+    cfg = TrainConfig(epochs=4, batch_size=50, precision="auto", monitor_size=50)
+    monkeypatch.setattr(P, "_cached_probe", lambda shapes, device: fast)
+    whole = train_rbm((12, 4), data, cfg, seed=3, progress=False)
+    assert whole.precision["used"] == "bf16-mixed"
+    with pytest.raises(KeyboardInterrupt):  # killed during epoch 3
+        train_rbm((12, 4), data, cfg, seed=3, progress=False, checkpoint_dir=tmp_path,
+                  callbacks=[_KillAt(2)])  # fmt: skip
+    assert load_checkpoint(tmp_path)["start_epoch"] == 2
+    monkeypatch.setattr(P, "_cached_probe", lambda shapes, device: slow)
+    resumed = train_rbm((12, 4), data, cfg, seed=3, progress=False, checkpoint_dir=tmp_path)
+    assert resumed.precision["used"] == "bf16-mixed" and resumed.epochs_done == 4
+    for p, q in zip(whole.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+class _KillAt:
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, model, metrics):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
