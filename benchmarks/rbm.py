@@ -2,6 +2,7 @@
 
     python benchmarks/rbm.py [--threads 2] [--samples 5000] [--epochs 2] [--repeats 2]
     python benchmarks/rbm.py --gpu-only        # just the CUDA rows (benchmarks/gpu_check.sh)
+    python benchmarks/rbm.py --auto-sweep      # auto's choice vs measured speed over sizes
 
 Prints samples/s of CD-1 training (batch 100) for kadanoff's trainer in float32, bf16-mixed
 and ``auto`` precision, scikit-learn's ``BernoulliRBM`` (given float32 data, same batch size and
@@ -76,7 +77,7 @@ def matmul_rate(threads: int, repeats: int = 30, dtype: torch.dtype = torch.floa
     for _ in range(3):
         torch.mm(a, w, out=out1)
     best = 0.0
-    for _ in range(3):
+    for _ in range(6):  # best of 6 windows (a shared machine has bursts of load)
         t = time.perf_counter()
         for _ in range(repeats):
             torch.mm(a, w, out=out1)
@@ -198,6 +199,34 @@ def print_cuda(data: np.ndarray, epochs: int) -> None:
         print(f"kadanoff CUDA {label:12s} {v:14,.0f} samples/s")
 
 
+def auto_sweep(threads: int) -> None:
+    """``auto``'s choice against the end-to-end bf16-mixed / float32 speed over model sizes."""
+    from kadanoff.rbm.train import TrainConfig, train_rbm
+
+    rng = np.random.default_rng(0)
+    print(f"# auto sweep: {threads} thread(s); probe as train_rbm runs it; best of 2")
+    print(f"{'size':>10s} {'probe':>7s} {'auto chose':>11s} {'bf16/f32':>9s} {'auto/f32':>9s}")
+    for nv, nh, n in ((10, 10, 20000), (64, 16, 20000), (256, 64, 10000), (400, 100, 5000),
+                      (1600, 400, 3000)):  # fmt: skip
+        data = rng.choice(np.array([-1.0, 1.0], np.float32), (n, nv))
+        rates: dict[str, float] = {}
+        info: dict = {}
+        for _ in range(2):
+            for prec in ("float32", "bf16-mixed", "auto"):
+                cfg = TrainConfig(epochs=2, batch_size=100, learning_rate=0.01,
+                                  monitor_size=100, precision=prec)  # fmt: skip
+                r = train_rbm((nv, nh), data, cfg, seed=1, progress=False)
+                v = (n // 100) * 100 * 2 / sum(h["time"] for h in r.history)
+                rates[prec] = max(rates.get(prec, 0.0), v)
+                if prec == "auto":
+                    info = r.precision
+        f32 = rates["float32"]
+        print(
+            f"{nv:>5d}x{nh:<4d} {info['probe']['speedup']:6.2f}x {info['used']:>11s} "
+            f"{rates['bf16-mixed'] / f32:8.2f}x {rates['auto'] / f32:8.2f}x"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     from kadanoff.rbm.precision import cd_shapes, choose_precision, probe_matmul
 
@@ -209,8 +238,12 @@ def main(argv: list[str] | None = None) -> None:
         "--repeats", type=int, default=2, help="interleaved repeats, best kept (default 2)"
     )
     p.add_argument("--gpu-only", action="store_true", help="only the CUDA rows")
+    p.add_argument("--auto-sweep", action="store_true", help="auto's choice over model sizes")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.auto_sweep:
+        auto_sweep(args.threads)
+        return
     if args.gpu_only and not torch.cuda.is_available():
         raise SystemExit("benchmarks/rbm.py --gpu-only: no CUDA device")
     data = ising_like_data(args.samples)
