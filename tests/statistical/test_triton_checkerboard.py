@@ -129,6 +129,23 @@ def test_bit_for_bit_equal_to_numba_kernel(rule, field, cls):
     n2 = tri.run_tensor(y, 2, key=kernel_key(7), t0=1)
     np.testing.assert_array_equal(y.numpy(), b)
     assert int(n1 + n2) == ib.flipped
+    # the per-half-sweep (large-lattice) kernel gives the same chains
+    big = TritonCheckerboardSampler(model, rule, device="cpu", block=32, small_kernel=False)
+    c, ic = big.run(x, 3, seed=7)
+    np.testing.assert_array_equal(c, b)
+    assert ic.flipped == ib.flipped
+
+
+@interp
+def test_one_larger_lattice_bit_for_bit_equal_to_numba_kernel():
+    """B = 1, L = 96 (> 4096 sites per colour: the one-launch-per-half-sweep kernel)."""
+    model = IsingModel(SquareLattice(96), 0.44, 0.02)
+    tri = TritonCheckerboardSampler(model, "metropolis", device="cpu", block=1024)
+    x = MetropolisSampler(model).init_state(1, seed=4)
+    a, ia = tri.run(x, 2, seed=9)
+    b, ib = MetropolisSampler(model).run(x, 2, seed=9)
+    np.testing.assert_array_equal(a, b)
+    assert ia.flipped == ib.flipped
 
 
 @interp
@@ -136,9 +153,11 @@ def test_bit_for_bit_equal_to_numba_kernel(rule, field, cls):
 def test_interpreter_matches_enumeration(rule, field):
     """4 x 4 torus, 20,000 independent chains after 60 sweeps: (energy, magnetization)
     histogram against enumeration (zero-field Metropolis uses the 1/2 rule at dH = 0); the
-    same samples against a wrong model (K + 0.05) are rejected."""
+    same samples against a wrong model (K + 0.05) are rejected. (The interpreter runs the
+    half-sweep kernel here: one program per small lattice is slow to interpret; both kernels
+    give the Numba kernel's chains bit for bit.)"""
     model = IsingModel(SquareLattice(4), 0.4, field)
-    tri = TritonCheckerboardSampler(model, rule, device="cpu", block=2**16)
+    tri = TritonCheckerboardSampler(model, rule, device="cpu", block=2**16, small_kernel=False)
     out = independent_samples(tri, 20_000, 60, seed=21)
     assert macrostate_test(model, out) > P_MIN
     assert macrostate_test(IsingModel(SquareLattice(4), 0.45, field), out) < P_MIN
@@ -150,7 +169,12 @@ def test_interpreter_distribution_agrees_with_numba_kernel():
     two-sample chi-square on the (energy, |m|) histogram."""
     model = IsingModel(SquareLattice(4), 0.42)
     a = independent_samples(
-        TritonCheckerboardSampler(model, "metropolis", device="cpu", block=2**15), 10_000, 40, 31
+        TritonCheckerboardSampler(
+            model, "metropolis", device="cpu", block=2**16, small_kernel=False
+        ),
+        10_000,
+        40,
+        31,
     )
     b = independent_samples(HeatBathSampler(model), 10_000, 40, seed=32)
 

@@ -1,10 +1,14 @@
-"""Fused checkerboard Metropolis / heat-bath in Triton: one kernel launch per half-sweep.
+"""Fused checkerboard Metropolis / heat-bath in Triton.
 
 For CUDA GPUs (and, for testing, Triton's interpreter on the CPU). Spins are int8
-``(B, L, L)`` tensors (B independent even ``L x L`` tori: many small lattices in one launch,
-e.g. B = 20,000 of 40 x 40, or one large one, L = 4096+); each program updates ``BLOCK``
-sites of one colour: it loads the spin and its four neighbours, draws the site's uniform,
-compares it with the flip threshold and stores the spin, all in registers.
+``(B, L, L)`` tensors (B independent even ``L x L`` tori). Two kernels share one site update
+(load the spin and its four neighbours, draw the site's uniform, compare with the flip
+threshold, store the spin):
+
+- many small lattices (``L^2 / 2 <= 4096``, e.g. B = 20,000 of 40 x 40): one program per
+  lattice runs all sweeps of a call, a barrier between the colours: one launch per call;
+- large lattices (L = 4096+): one launch per half-sweep, ``BLOCK`` sites of one colour per
+  program.
 
 Random numbers: exactly those of the Numba kernel (:mod:`.checkerboard`): the uniform 32-bit
 number for site ``(x, y)`` of chain ``b`` in sweep ``t`` is ``lowbias32(lowbias32(lo + y) ^ hi)``
@@ -89,14 +93,18 @@ def interpreter_enabled() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
 
 
-def _kernel() -> Any:
-    from ._triton_kernel import half_sweep
+#: lattices with at most this many sites per colour run all sweeps in one program each
+SMALL_LATTICE_SITES = 4096
 
-    return half_sweep
+
+def _kernels() -> Any:
+    from . import _triton_kernel
+
+    return _triton_kernel
 
 
 class TritonCheckerboardSampler(Sampler):
-    """Checkerboard sampler as one fused Triton kernel per half-sweep (see module docstring).
+    """Checkerboard sampler as fused Triton kernels (see module docstring).
 
     Parameters
     ----------
@@ -105,11 +113,20 @@ class TritonCheckerboardSampler(Sampler):
     rule : {"metropolis", "heatbath"}
     device : ``"cuda"`` (compiled kernel) or ``"cpu"`` (Triton's interpreter, tests only, slow;
         needs ``TRITON_INTERPRET=1`` in the environment before triton is imported).
-    block : sites per program (a power of two; default 1024 on CUDA, 4096 interpreted).
+    block : sites per program of the half-sweep kernel (a power of two; default 1024 on CUDA,
+        4096 interpreted).
+    small_kernel : lattices of at most :data:`SMALL_LATTICE_SITES` sites per colour run every
+        sweep inside one program per lattice (one launch per call); ``False`` forces one launch
+        per half-sweep (the large-lattice kernel). Both give the same chains.
     """
 
     def __init__(
-        self, model: IsingModel, rule: str = "metropolis", device: str = "cuda", block=None
+        self,
+        model: IsingModel,
+        rule: str = "metropolis",
+        device: str = "cuda",
+        block: int | None = None,
+        small_kernel: bool = True,
     ) -> None:
         super().__init__(model)
         import torch
@@ -136,6 +153,7 @@ class TritonCheckerboardSampler(Sampler):
         self.block = int(block or (4096 if self.interpret else 1024))
         if self.block < 1 or self.block & (self.block - 1):
             raise ValueError(f"block must be a power of two, got {self.block}")
+        self.small_kernel = bool(small_kernel)
         self.thresholds = thresholds_half_at_zero(model.K, model.field, rule)
         self._tab = torch.as_tensor(self.thresholds.astype(np.int64), device=self.device)
 
@@ -156,14 +174,23 @@ class TritonCheckerboardSampler(Sampler):
             raise ValueError(f"spins must be a contiguous int8 tensor of shape (B, {L}, {L})")
         B = spins.shape[0]
         total = B * L * L // 2
-        n_prog = math.ceil(total / self.block)
         ck = torch.from_numpy(_chain_keys(np.uint64(key), B).view(np.int64)).to(self.device)
+        k = _kernels()
+        if L * L // 2 <= SMALL_LATTICE_SITES and self.small_kernel:
+            per_lattice = torch.zeros(B, dtype=torch.int64, device=self.device)
+            block = 1 << max(0, (L * L // 2 - 1).bit_length())
+            k.lattice_sweeps[(B,)](
+                spins, ck, self._tab, per_lattice, int(t0), int(n_sweeps), L, BLOCK=block
+            )
+            return per_lattice.sum()
+        n_prog = math.ceil(total / self.block)
         flips = torch.zeros((), dtype=torch.int64, device=self.device)
         per_prog = torch.empty(n_prog, dtype=torch.int32, device=self.device)
-        kernel = _kernel()
         for t in range(int(t0), int(t0) + int(n_sweeps)):
             for c in (0, 1):
-                kernel[(n_prog,)](spins, ck, self._tab, per_prog, t, c, L, total, BLOCK=self.block)
+                k.half_sweep[(n_prog,)](
+                    spins, ck, self._tab, per_prog, t, c, L, total, BLOCK=self.block
+                )
                 flips += per_prog.sum(dtype=torch.int64)
         return flips
 
