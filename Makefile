@@ -14,7 +14,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet "$(TORCH_PIN)"
-	$(PY) -m pip install --quiet -e ".[test,cluster]" "$(TORCH_PIN)"
+	$(PY) -m pip install --quiet -e ".[test,cluster,triton]" "$(TORCH_PIN)"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,6 +1,7 @@
 """Ising sampler benchmarks: kadanoff vs the PyPI peers mcising and ising-rs, in one run.
 
     python benchmarks/ising.py            # after `pip install -e ".[bench]"` (or `make bench`)
+    python benchmarks/ising.py --gpu-only # just the CUDA rows (Triton kernel and torch)
 
 Prints Metropolis flips/ns (L = 64, 256 at K_c), Wolff flipped spins/ns and effectively independent
 40x40 samples/s at K = 0.408, with ratios to the fastest peer; on a CUDA machine also the CUDA
@@ -32,6 +33,14 @@ def _print_rows(title: str, rows: list[dict]) -> None:
         print(" | ".join(cells))
 
 
+def _gpu_rows() -> None:
+    import torch
+
+    print(f"\nGPU: {torch.cuda.get_device_name()}")
+    _print_rows("CUDA checkerboard, fused Triton kernel", ising_local.bench_triton())
+    _print_rows("CUDA checkerboard, torch (fallback)", ising_local.bench_torch("cuda"))
+
+
 def main() -> None:
     import numba
     import torch
@@ -40,10 +49,15 @@ def main() -> None:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"numba threads {numba.get_num_threads()}, torch {torch.__version__}"
     )
+    if "--gpu-only" in sys.argv[1:]:  # the GPU rows alone (benchmarks/gpu_check.sh)
+        if not torch.cuda.is_available():
+            raise SystemExit("benchmarks/ising.py --gpu-only: no CUDA device")
+        _gpu_rows()
+        return
     _print_rows("Metropolis (checkerboard), K = K_c", ising_local.bench_metropolis())
     _print_rows("Wolff, L = 40, K = 0.408", ising_cluster.bench_wolff())
     if torch.cuda.is_available():
-        _print_rows("CUDA checkerboard", ising_local.bench_torch("cuda"))
+        _gpu_rows()
 
 
 if __name__ == "__main__":

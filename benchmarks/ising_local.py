@@ -192,6 +192,46 @@ def bench_torch(
     return rows
 
 
+def bench_triton(
+    cases: tuple[tuple[int, int], ...] = ((20000, 40), (1, 4096), (16, 1024)),
+    K: float = K_CRITICAL,
+    seconds: float = 2.0,
+) -> list[dict]:
+    """Fused Triton checkerboard Metropolis on CUDA, rows ``{name, B, L, flips_per_ns}``
+    (attempted updates; goal >= 700/ns on an H100/H200). ``[]`` without CUDA or triton."""
+    import importlib.util
+
+    import torch
+
+    if not torch.cuda.is_available() or importlib.util.find_spec("triton") is None:
+        print("bench_triton: needs CUDA and triton, skipped")
+        return []
+    from kadanoff._rng import kernel_key
+    from kadanoff.ising.samplers.triton_checkerboard import TritonCheckerboardSampler
+
+    rows = []
+    for B, L in cases:
+        smp = TritonCheckerboardSampler(IsingModel(SquareLattice(L), K), device="cuda")
+        x = torch.as_tensor(smp.init_state(B, seed=0), device="cuda").contiguous()
+        key = kernel_key(0)
+        smp.run_tensor(x, 2, key=key)  # compile, warm up
+        torch.cuda.synchronize()
+        n_sweeps = max(1, int(2e9 // (B * L * L)))
+        state = {"t": 2}
+
+        def step(smp=smp, x=x, n_sweeps=n_sweeps, state=state, B=B, L=L, key=key) -> int:
+            smp.run_tensor(x, n_sweeps, key=key, t0=state["t"])
+            state["t"] += n_sweeps
+            torch.cuda.synchronize()
+            return B * L * L * n_sweeps
+
+        n, dt, _ = _timed(step, seconds)
+        rate = n / dt / 1e9
+        rows.append({"name": "kadanoff triton (cuda)", "B": B, "L": L, "flips_per_ns": rate})
+        print(f"triton cuda: B = {B:6d}, L = {L:5d}: {rate:.1f} flips/ns")
+    return rows
+
+
 def compile_time() -> float:
     """Seconds for the first call of a fresh process (compilation, or loading the cache)."""
     import subprocess

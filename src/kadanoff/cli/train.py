@@ -32,6 +32,8 @@ _PROG = "kadanoff train"
 #: (a test checks they match)
 _PRESET_NAMES = ("hinton-salakhutdinov", "mehta-schwab", "spin")
 _DEFAULT_PRESET = "spin"
+#: kadanoff.rbm.precision.PRECISIONS, spelled out for the same reason (a test checks they match)
+_PRECISIONS = ("float32", "float64", "bf16-mixed", "auto")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -70,6 +72,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--units", choices=("spin", "binary"), help="unit type (±1 or {0,1})")
     p.add_argument("--dtype", choices=("float32", "float64"), help="training dtype")
     p.add_argument("--device", help="cpu or cuda (default from the preset: cpu)")
+    p.add_argument(
+        "--precision",
+        choices=_PRECISIONS,
+        help="arithmetic: float32 (default), float64, bf16-mixed (bf16 products, float32 "
+        "weights) or auto (bf16-mixed where a start-up probe finds it >= 1.5x faster)",
+    )
     p.add_argument(
         "--next-layer-input",
         choices=("probabilities", "samples"),
@@ -117,6 +125,7 @@ _FIELDS = {
     "units": "units",
     "dtype": "dtype",
     "device": "device",
+    "precision": "precision",
 }
 
 
@@ -240,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
         kio.write_text(out / "log.jsonl", "".join(line + "\n" for line in lines))
 
     progress = not args.quiet
+    precision = None
     if len(hidden) == 1:
         result = train_rbm(
             (n_visible, hidden[0]),
@@ -252,6 +262,7 @@ def run(args: argparse.Namespace) -> int:
         )
         model: Any = result.model
         epochs = {0: result.epochs_done}
+        precision = result.precision  # the choice (and the auto probe) in the model metadata
     else:
         from ..dbn import train_dbn
 
@@ -270,6 +281,7 @@ def run(args: argparse.Namespace) -> int:
     meta = {
         **run_info,
         "epochs_done": epochs,
+        **({"precision": precision} if precision else {}),
         "data_meta": {k: data_meta[k] for k in keep if k in data_meta},
     }
     path = save_model(model, out / "model.safetensors", metadata=meta)

@@ -62,6 +62,8 @@ class Config:
     top_down_gibbs: int = 500
     block_sizes: tuple[int, ...] = (2, 4, 8)
     seed: int = 2014
+    #: training arithmetic (kadanoff.rbm.precision): None = float32, "bf16-mixed", "auto"
+    precision: str | None = None
 
 
 PRESETS = {
@@ -93,7 +95,8 @@ def _dataset_key(config: Config) -> str:
 
 
 def _train_key(config: Config, l1: float) -> str:
-    return _key(_dataset_key(config), config.hidden, config.preset, config.epochs, l1, config.seed)
+    parts = (_dataset_key(config), config.hidden, config.preset, config.epochs, l1, config.seed)
+    return _key(*parts, *(() if config.precision is None else (config.precision,)))
 
 
 def _stage_dataset(config: Config, folder: Path, progress: bool, device: str) -> np.ndarray:
@@ -128,7 +131,9 @@ def _stage_train(
     path = folder / f"dbn_{tag}_{key}.safetensors"
     if path.exists():
         return load_model(path)
-    train_config = get_preset(config.preset, epochs=config.epochs, l1=l1, device=device)
+    train_config = get_preset(
+        config.preset, epochs=config.epochs, l1=l1, device=device, precision=config.precision
+    )
     x = data.reshape(len(data), -1).astype(np.float32)
     dbn = train_dbn(
         [x.shape[1], *config.hidden],

@@ -32,8 +32,10 @@ resumed from a checkpoint after epoch ``e`` is bit-for-bit the run done in one g
 device, same number of threads). On CPU the unit samples use uniforms on multiples of
 ``2^-24`` (float32; ``2^-31`` for float64) hashed from a per-epoch key and the unit's
 (row, column) position, independent of the thread count. Each epoch uses
-``n // batch_size`` full mini-batches of a fresh permutation. Losses of precision: float32
-by default; bfloat16 is not offered.
+``n // batch_size`` full mini-batches of a fresh permutation. Precision: float32 by default;
+``precision="bf16-mixed"`` (bf16 products, float32 master weights: :mod:`kadanoff.rbm.mixed`)
+or ``"auto"`` (bf16-mixed where a start-up probe finds it >= 1.5x faster:
+:mod:`kadanoff.rbm.precision`).
 """
 
 from __future__ import annotations
@@ -53,7 +55,11 @@ import torch
 from numba import njit
 
 from .._rng import SeedLike, _seed_sequence, fresh_seed, torch_generator
-from ..ising.samplers.checkerboard import _GOLDEN, _U32, _hash32, _mix64, _split
+from ..kernels.counter_hash import GOLDEN as _GOLDEN
+from ..kernels.counter_hash import U32 as _U32
+from ..kernels.counter_hash import hash32 as _hash32
+from ..kernels.counter_hash import mix64 as _mix64
+from ..kernels.counter_hash import split as _split
 
 if TYPE_CHECKING:
     from .model import RBM
@@ -122,6 +128,12 @@ class TrainConfig:
         visible means (HS: "reconstructions as probabilities").
     units : ``"spin"`` (±1) or ``"binary"`` ({0,1}); used when ``train_rbm`` builds the model.
     dtype, device : torch dtype name and device of the training buffers.
+    precision : ``None`` (default: as ``dtype``), ``"float32"``, ``"float64"`` (these set
+        ``dtype``), ``"bf16-mixed"`` (bfloat16 operands for the three products of a CD step,
+        float32 accumulation, master weights, momentum and biases) or ``"auto"`` (bf16-mixed
+        only when a start-up probe of the run's shapes finds bf16 products >= 1.5x faster
+        than float32; see :mod:`kadanoff.rbm.precision`). The choice and the probe's timings
+        are recorded in the checkpoint (``precision``) and :attr:`TrainResult.precision`.
     monitor_size : samples used for the per-epoch metrics (the first ones of the data set).
     seed : default seed when ``train_rbm`` is called without one.
     """
@@ -150,9 +162,15 @@ class TrainConfig:
     device: str = "cpu"
     monitor_size: int = 1000
     seed: int | None = None
+    precision: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dtype", _dtype_name(self.dtype))
+        from .precision import check_precision
+
+        precision, dtype = check_precision(self.precision, self.dtype)
+        object.__setattr__(self, "precision", precision)
+        object.__setattr__(self, "dtype", dtype)
         object.__setattr__(self, "device", str(self.device))
         for name in ("epochs", "batch_size", "cd_k", "monitor_size"):
             v = getattr(self, name)
@@ -436,6 +454,7 @@ def write_checkpoint(
         "config": trainer.config.to_dict(),
         "history": history,
         "extra": extra or {},
+        "precision": trainer.precision_info,
         "environment": _environment(),
     }
     text = to_json(meta)
@@ -483,6 +502,7 @@ def load_checkpoint(directory: Any) -> dict[str, Any] | None:
         "config": TrainConfig.from_dict(meta["config"]),
         "seed": meta["seed"],
         "extra": meta.get("extra", {}),
+        "precision": meta.get("precision"),
     }
 
 
@@ -631,8 +651,11 @@ class _Trainer:
 
     Unit probabilities are ``p = sigmoid(s * field)`` with ``s = 2`` for spins and 1 for
     bits (the factor is folded into the GEMM's ``alpha``); means are ``2p - 1`` or ``p``;
-    samples are up where ``u <= p``, ``u`` uniform in [0, 1).
+    samples are up where ``u <= p``, ``u`` uniform in [0, 1). ``mixed``: bf16 products
+    (the subclass :class:`kadanoff.rbm.mixed.MixedTrainer`).
     """
+
+    mixed = False
 
     def __init__(
         self,
@@ -651,6 +674,8 @@ class _Trainer:
         self.seed_seq = seed_seq
         self.seed_entropy = seed_seq.entropy
         self.history: list[dict[str, Any]] = []
+        self.precision_info: dict[str, Any] = {"requested": config.precision or config.dtype}
+        self.precision_info["used"] = "bf16-mixed" if self.mixed else self.config.dtype
         nv, nh, B, C = self.nv, self.nh, batch_size, n_chains
         self.B, self.C = B, C
         M = max(B, C)
@@ -881,11 +906,15 @@ class _Trainer:
             ph = self._hidden_probability(self._Vneg_nv, self._Fh_C)
             if step < cfg.cd_k - 1 or cfg.persistent:
                 self._sample(ph, Hs_b, 0, self._Uh_C, s)
+        self._negative_hidden_mean(ph, s)
+
+    def _negative_hidden_mean(self, ph: torch.Tensor, s: _Stream) -> None:
+        """``H[B:, :nh] <- -(B/C) E[h | vk]`` from the probabilities ``ph`` (C, nh)."""
         ns = self.neg_scale
         if s.generator is None:
             f = self._np_dtype
             scale, shift = (2.0 * ns, -ns) if self.spin else (ns, 0.0)
-            _affine(self._array(ph), self._array(self._H_b), B, f(scale), f(shift))
+            _affine(self._array(ph), self._array(self._H_b), self.B, f(scale), f(shift))
         else:
             self._mean(ph, self._Hneg, ns)
 
@@ -965,6 +994,8 @@ class TrainResult:
     ``history`` has one dict per finished epoch (``epoch`` 1-based, ``learning_rate``,
     ``momentum``, ``reconstruction_error``, ``pseudo_log_likelihood``, ``time`` of the epoch
     in s, plus whatever callbacks add, e.g. ``kl``). ``optimizer_state`` resumes training.
+    ``precision``: ``{"requested", "used"[, "threshold", "probe"]}`` (see
+    :func:`kadanoff.rbm.precision.resolve_precision`).
     """
 
     model: RBM
@@ -974,6 +1005,7 @@ class TrainResult:
     epochs_done: int
     stopped_early: bool = False
     optimizer_state: dict[str, torch.Tensor] = field(default_factory=dict)
+    precision: dict[str, Any] = field(default_factory=dict)
 
 
 def _initial_model(
@@ -1053,6 +1085,7 @@ def train_rbm(
     from .model import RBM as _RBM
 
     finished_before = False
+    recorded_precision = None
     if checkpoint_dir is not None:
         ck = load_checkpoint(checkpoint_dir)
         if ck is not None:
@@ -1068,6 +1101,7 @@ def train_rbm(
                 ck["history"],
             )
             finished_before = bool(ck["extra"].get("finished", False))
+            recorded_precision = ck["precision"]
     if not 0 <= start_epoch <= config.epochs:
         raise ValueError(f"start_epoch must lie in [0, epochs={config.epochs}], got {start_epoch}")
     dtype = _DTYPES[config.dtype]
@@ -1089,7 +1123,21 @@ def train_rbm(
         )
     model = _initial_model(rbm_or_sizes, X, config, ss)
     C = (config.n_chains or config.batch_size) if config.persistent else config.batch_size
-    trainer = _Trainer(model, config, config.batch_size, C, ss)
+    work = max(config.batch_size, C) * model.n_visible * model.n_hidden
+    device_type = torch.device(config.device).type
+    requested = config.precision or config.dtype
+    if recorded_precision and recorded_precision.get("requested") == requested:
+        used, precision_info = recorded_precision["used"], recorded_precision  # resume as run
+    else:
+        from .precision import resolve_precision
+
+        with _cpu_threads_for(work, device_type):  # probe with the threads training uses
+            used, precision_info = resolve_precision(
+                requested, model.n_visible, model.n_hidden, config.batch_size, C,
+                config.device,
+            )  # fmt: skip
+    trainer = _make_trainer(model, config, config.batch_size, C, ss, used)
+    trainer.precision_info = precision_info
     trainer.history = list(history or [])
     if config.persistent and not (optimizer_state and "chains" in optimizer_state):
         rng = np.random.Generator(np.random.PCG64(_child(ss, 3)))
@@ -1109,8 +1157,7 @@ def train_rbm(
         bar = tqdm(total=config.epochs, initial=start_epoch, desc="train RBM", unit="epoch")
     stopped = finished_before
     epochs_done = start_epoch
-    work = max(config.batch_size, C) * trainer.nv * trainer.nh
-    with _cpu_threads_for(work, torch.device(config.device).type):
+    with _cpu_threads_for(work, device_type):
         try:
             for epoch in range(start_epoch, config.epochs):
                 if stopped:
@@ -1170,7 +1217,19 @@ def train_rbm(
         epochs_done=epochs_done,
         stopped_early=stopped and epochs_done < config.epochs,
         optimizer_state=opt,
+        precision=precision_info,
     )
+
+
+def _make_trainer(
+    model: RBM, config: TrainConfig, B: int, C: int, ss: np.random.SeedSequence, used: str
+) -> _Trainer:
+    """The inner loop for the resolved precision ``used``."""
+    if used == "bf16-mixed":
+        from .mixed import MixedTrainer
+
+        return MixedTrainer(model, config, B, C, ss)
+    return _Trainer(model, config, B, C, ss)
 
 
 #: Below this many multiply-adds per matrix product, CPU training runs on one thread: thread
@@ -1208,6 +1267,7 @@ def cd_gradient(
     chains: Any = None,
     sample_positive_hidden: bool = False,
     sample_negative_visible: bool = True,
+    precision: str | None = None,
 ) -> dict[str, torch.Tensor]:
     """One CD-k (or, with ``chains``, PCD) estimate of the ascent direction ``-dKL/dtheta``.
 
@@ -1215,12 +1275,13 @@ def cd_gradient(
     batch); ``chains``: ``(C, n_visible)`` visible states to start the negative phase from
     (hidden units are first drawn from ``p(h | chains)``); without it the negative phase starts
     at the data (CD-k). Returns ``weights`` (n_visible, n_hidden), ``visible_bias``,
-    ``hidden_bias`` estimates of ``<.>_data - <.>_model``.
+    ``hidden_bias`` estimates of ``<.>_data - <.>_model``. ``precision``: ``None`` (the
+    model's dtype) or ``"bf16-mixed"`` (a float32 model; bf16 products).
     """
     work = max(len(data), 0 if chains is None else len(chains)) * model.n_visible * model.n_hidden
     with _cpu_threads_for(work, model.device.type):
         return _cd_gradient(
-            model, data, k, seed, chains, sample_positive_hidden, sample_negative_visible
+            model, data, k, seed, chains, sample_positive_hidden, sample_negative_visible, precision
         )
 
 
@@ -1232,6 +1293,7 @@ def _cd_gradient(
     chains: Any,
     sample_positive_hidden: bool,
     sample_negative_visible: bool,
+    precision: str | None = None,
 ) -> dict[str, torch.Tensor]:
     ss = _as_seed_sequence(seed)
     X = prepare_data(data, model.n_visible, model.units, dtype=model.dtype, device=model.device)
@@ -1246,17 +1308,21 @@ def _cd_gradient(
         units=model.units,  # type: ignore[arg-type]
         dtype=model.dtype,  # type: ignore[arg-type]
         device=str(model.device),
+        precision=precision,
     )
+    if cfg.precision == "auto":
+        raise ValueError("cd_gradient takes precision 'float32', 'float64' or 'bf16-mixed'")
+    used = "bf16-mixed" if cfg.precision == "bf16-mixed" else cfg.dtype
     rng = np.random.Generator(np.random.PCG64(ss))
     g = torch_generator(rng, str(model.device))
     if persistent:
         Cv = prepare_data(
             chains, model.n_visible, model.units, dtype=model.dtype, device=model.device
         )
-        t = _Trainer(model, cfg, B, Cv.shape[0], ss)
+        t = _make_trainer(model, cfg, B, Cv.shape[0], ss, used)
         t.set_chains(Cv, g)
     else:
-        t = _Trainer(model, cfg, B, B, ss)
+        t = _make_trainer(model, cfg, B, B, ss, used)
     G = t.statistics(X, g) / B
     nv, nh = t.nv, t.nh
     return {

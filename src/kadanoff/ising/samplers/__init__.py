@@ -7,8 +7,10 @@ dependency such as torch) only fails when its algorithm is requested.
 name           class                                              restrictions
 =============  =================================================  ===================
 metropolis     ``checkerboard.MetropolisSampler``                 any field
-               (``torch_checkerboard.TorchCheckerboardSampler``   (CUDA: even sizes)
-               on CUDA)
+               (on CUDA: ``triton_checkerboard.                   (CUDA: even sizes)
+               TritonCheckerboardSampler`` for 2D lattices when
+               triton is installed, else
+               ``torch_checkerboard.TorchCheckerboardSampler``)
 heatbath       ``checkerboard.HeatBathSampler`` (torch on CUDA)   any field
 wolff          ``wolff.WolffSampler``                             zero field
 sw             ``swendsen_wang.SwendsenWangSampler``              zero field
@@ -54,6 +56,22 @@ _CPU_CLASSES = {
     "exact": ("exact_chain", "ExactChainSampler"),
 }
 _TORCH_CLASS = ("torch_checkerboard", "TorchCheckerboardSampler")
+_TRITON_CLASS = ("triton_checkerboard", "TritonCheckerboardSampler")
+
+
+def _use_triton(model: IsingModel) -> bool:
+    """The fused Triton kernel serves CUDA runs on even 2D tori when triton is installed
+    (``KADANOFF_NO_TRITON=1`` forces the torch implementation)."""
+    import importlib.util
+    import os
+
+    from ...lattice import SquareLattice
+
+    return (
+        isinstance(model.lattice, SquareLattice)
+        and os.environ.get("KADANOFF_NO_TRITON", "0") in ("", "0")
+        and importlib.util.find_spec("triton") is not None
+    )
 
 
 def cuda_available() -> bool:
@@ -143,7 +161,8 @@ def make_sampler(name: str, model: IsingModel, *, device: str = "cpu") -> Sample
     model : IsingModel
     device : str
         ``"cpu"``, ``"cuda"`` (``"cuda:N"``) or ``"auto"``; see :func:`resolve_device`.
-        On CUDA the local rules use ``TorchCheckerboardSampler``.
+        On CUDA the local rules use ``TritonCheckerboardSampler`` (2D, triton installed) or
+        ``TorchCheckerboardSampler``.
 
     Raises
     ------
@@ -164,7 +183,7 @@ def make_sampler(name: str, model: IsingModel, *, device: str = "cpu") -> Sample
         )
     dev = resolve_device(name, model, device)
     if dev.startswith("cuda"):
-        cls: Any = _load(*_TORCH_CLASS, name)
+        cls: Any = _load(*(_TRITON_CLASS if _use_triton(model) else _TORCH_CLASS), name)
         rule = "heatbath" if name == "heatbath" else "metropolis"
         return cls(model, rule=rule, device=dev)
     return _load(*_CPU_CLASSES[name], name)(model)

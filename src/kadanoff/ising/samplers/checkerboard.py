@@ -76,11 +76,27 @@ import math
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba import njit, prange
 
 from ..._rng import SeedLike, kernel_key
+from ...kernels.counter_hash import (
+    U32 as _U32,
+)
+from ...kernels.counter_hash import (
+    chain_key as _chain_key,
+)
+from ...kernels.counter_hash import (
+    counter_uniform32,
+)
+from ...kernels.counter_hash import (
+    row_seed as _row_seed,
+)
+from ...kernels.counter_hash import (
+    site_u32 as _site_u32,
+)
+from ...kernels.counter_hash import (
+    split as _split,
+)
 from ...lattice import Chain, SquareLattice
 from ..model import IsingModel
 from .base import Sampler, SweepInfo
@@ -103,116 +119,11 @@ RULES = ("metropolis", "heatbath")
 #: Metropolis move is then accepted with probability 1/2 (see the module docstring).
 ZERO_LOCAL_FIELD = 2.0**-23
 
-_M32 = np.uint64(0xFFFFFFFF)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_C1 = np.uint64(0xBF58476D1CE4E5B9)
-_C2 = np.uint64(0x94D049BB133111EB)
-_CHAIN_SALT = np.uint64(0xD1B54A32D192ED03)
-_U32 = np.uint32
 _I32 = np.int32
 _U64 = np.uint64
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S32 = np.uint64(32)
 #: Width of the threshold table: neighbour sums -4..4 for each of the two spin values.
 _NB_OFFSET = 4
 _TABLE_STRIDE = 9
-
-
-# --------------------------------------------------------------------------------------
-# Counter-based RNG
-# --------------------------------------------------------------------------------------
-
-
-@njit(inline="always", cache=True)
-def _mix64(z):
-    """splitmix64 finalizer (a bijection of uint64)."""
-    z = (z ^ (z >> _S30)) * _C1
-    z = (z ^ (z >> _S27)) * _C2
-    return z ^ (z >> _S31)
-
-
-@njit(inline="always", cache=True)
-def _chain_key(key, b):
-    return _mix64(key ^ _mix64(np.uint64(b) * _CHAIN_SALT + _GOLDEN))
-
-
-@njit(inline="always", cache=True)
-def _row_seed(chain_key, t, x, n_rows):
-    """Seed of row ``x`` in sweep ``t``: the splitmix64 stream of the chain key."""
-    return _mix64(chain_key + (np.uint64(t) * np.uint64(n_rows) + np.uint64(x + 1)) * _GOLDEN)
-
-
-def _lowbias32_ir(builder, x):
-    """Chris Wellons' ``lowbias32`` integer hash (a bijection of uint32), as LLVM IR."""
-    i32 = ir.IntType(32)
-    x = builder.xor(x, builder.lshr(x, ir.Constant(i32, 16)))
-    x = builder.mul(x, ir.Constant(i32, 0x7FEB352D))
-    x = builder.xor(x, builder.lshr(x, ir.Constant(i32, 15)))
-    x = builder.mul(x, ir.Constant(i32, 0x846CA68B))
-    return builder.xor(x, builder.lshr(x, ir.Constant(i32, 16)))
-
-
-@intrinsic
-def _hash32(typingctx, lo, hi, y):
-    """``lowbias32(lowbias32(lo + y) ^ hi)`` on uint32.
-
-    Written as IR because Numba widens uint32 arithmetic to 64 bits, which keeps LLVM
-    from vectorizing with 8 x 32-bit lanes.
-    """
-    sig = types.uint32(types.uint32, types.uint32, types.uint32)
-
-    def codegen(context, builder, signature, args):
-        lo_, hi_, y_ = args
-        inner = _lowbias32_ir(builder, builder.add(lo_, y_))
-        return _lowbias32_ir(builder, builder.xor(inner, hi_))
-
-    return sig, codegen
-
-
-@njit(inline="always", cache=True)
-def _site_u32(lo, hi, y):
-    """Uniform uint32 for column ``y`` of a row whose 64-bit seed is ``hi:lo`` (uint32 each)."""
-    return _hash32(_U32(lo), _U32(hi), _U32(y))
-
-
-@njit(inline="always", cache=True)
-def _split(seed):
-    return _U32(seed & _M32), _U32(seed >> _S32)
-
-
-@njit(cache=True)
-def _uniform_grid(key, chains, sweeps, rows, cols, n_rows):
-    out = np.empty((chains.size, sweeps.size, rows.size, cols.size), dtype=np.uint32)
-    for a in range(chains.size):
-        ck = _chain_key(key, chains[a])
-        for c in range(sweeps.size):
-            for d in range(rows.size):
-                lo, hi = _split(_row_seed(ck, sweeps[c], rows[d], n_rows))
-                for e in range(cols.size):
-                    out[a, c, d, e] = _site_u32(lo, hi, cols[e])
-    return out
-
-
-def counter_uniform32(
-    key: int | np.uint64,
-    chains: np.ndarray,
-    sweeps: np.ndarray,
-    rows: np.ndarray,
-    cols: np.ndarray,
-    n_rows: int,
-) -> np.ndarray:
-    """The kernels' random numbers, for testing the hash.
-
-    Returns the uint32 used for site ``(row, col)`` of chain ``chain`` in sweep ``sweep``
-    of a lattice with ``n_rows`` rows (1 for a chain), shape
-    ``(len(chains), len(sweeps), len(rows), len(cols))``.
-    """
-    as64 = lambda a: np.ascontiguousarray(np.atleast_1d(a), dtype=np.int64)
-    return _uniform_grid(
-        np.uint64(key), as64(chains), as64(sweeps), as64(rows), as64(cols), int(n_rows)
-    )
 
 
 # --------------------------------------------------------------------------------------

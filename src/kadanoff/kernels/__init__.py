@@ -1,0 +1,2 @@
+"""Compiled building blocks shared by the samplers and the trainer (the layer below ``ising``
+and ``rbm``): the counter-based hash RNG (:mod:`.counter_hash`)."""
