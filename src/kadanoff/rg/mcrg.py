@@ -199,15 +199,17 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
     return tqdm(total=total, desc=desc, unit="config", smoothing=0.1)
 
 
-def exponents(run: MCRGRun, *, n_blocks: int = 50) -> tuple[ExponentTable, ExponentTable]:
-    """The ``y_t`` (even) and ``y_h`` (odd) convergence tables of a run (theory.md 7)."""
+def exponents(
+    run: MCRGRun, *, n_blocks: int = 50, sectors: Sequence[str] = ("even", "odd")
+) -> list[ExponentTable]:
+    """The ``y_t`` (``"even"``) and ``y_h`` (``"odd"``) tables of a run (theory.md 7)."""
     names, par = run.operators.names, run.operators.parities
-    return tuple(  # type: ignore[return-value]
+    return [
         exponent_table(
             run.moments, names, par, sector=s, b=run.b, fine_side=run.L, n_blocks=n_blocks
         )
-        for s in ("even", "odd")
-    )
+        for s in sectors
+    ]
 
 
 def level_means(run: MCRGRun, *, n_blocks: int = 20) -> tuple[np.ndarray, np.ndarray]:
