@@ -34,17 +34,25 @@ RULES = ("majority", "decimation")
 
 @runtime_checkable
 class CoarseGraining(Protocol):
-    """What every coarse-graining rule provides (see the module docstring)."""
+    """What every coarse-graining rule provides (MS 6, 9; theory.md 7)."""
 
     @property
-    def fine_shape(self) -> tuple[int, ...]: ...
+    def fine_shape(self) -> tuple[int, ...]:
+        """Shape of one fine configuration ``v`` (MS 6)."""
+        ...
 
     @property
-    def coarse_shape(self) -> tuple[int, ...]: ...
+    def coarse_shape(self) -> tuple[int, ...]:
+        """Shape of one coarse configuration ``h`` (MS 6)."""
+        ...
 
-    def coarse_grain(self, v: np.ndarray, *, seed: SeedLike) -> np.ndarray: ...
+    def coarse_grain(self, v: np.ndarray, *, seed: SeedLike) -> np.ndarray:
+        """``h ~ exp(T(v, .))``: ``(n, *fine_shape) -> (n, *coarse_shape)`` ±1 int8 (MS 9)."""
+        ...
 
-    def coarse_mean(self, v: np.ndarray) -> np.ndarray: ...
+    def coarse_mean(self, v: np.ndarray) -> np.ndarray:
+        """``E[h | v]``: ``(n, *fine_shape) -> (n, *coarse_shape)`` float64 (MS 9)."""
+        ...
 
 
 @njit(cache=True)
@@ -135,7 +143,7 @@ def block_rule(name: str, lattice: SquareLattice | Any, b: int) -> CoarseGrainin
 
 
 class Compose:
-    """Rules applied one after another: ``Compose([r1, r2, ...])`` (an RG step of scale ``b^n``).
+    """Rules applied one after another: ``Compose([r1, r2, ...])``, scale ``b^n`` (theory.md 7).
 
     Each rule's ``fine_shape`` must equal the previous one's ``coarse_shape``. Stochastic stages
     draw from independent streams spawned from ``seed``.
@@ -158,7 +166,7 @@ class Compose:
 
     @classmethod
     def repeated(cls, name: str, L: int, b: int, levels: int) -> Compose:
-        """``levels`` block rules ``name`` of scale ``b`` from an ``L x L`` torus."""
+        """``levels`` block rules ``name`` of scale ``b`` from an ``L x L`` torus (theory.md 7)."""
         if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 1:
             raise ValueError(f"levels must be an integer >= 1, got {levels!r}")
         if L % b**levels:
@@ -170,25 +178,27 @@ class Compose:
 
     @property
     def fine_shape(self) -> tuple[int, ...]:
+        """The first rule's fine shape (MS 6)."""
         return tuple(self.rules[0].fine_shape)
 
     @property
     def coarse_shape(self) -> tuple[int, ...]:
+        """The last rule's coarse shape (MS 6)."""
         return tuple(self.rules[-1].coarse_shape)
 
     def levels(self, v: np.ndarray, *, seed: SeedLike) -> list[np.ndarray]:
-        """``[v, r1(v), r2(r1(v)), ...]``: every level, ``(n, *shape_k)`` int8 each."""
+        """``[v, r1(v), r2(r1(v)), ...]``: every level, ``(n, *shape_k)`` int8 (theory.md 7)."""
         out = [check_batch(v, self.fine_shape, "Compose")]
         for rule, stream in zip(self.rules, spawn(seed, len(self.rules)), strict=True):
             out.append(rule.coarse_grain(out[-1], seed=stream))
         return out
 
     def coarse_grain(self, v: np.ndarray, *, seed: SeedLike) -> np.ndarray:
-        """The last level of :meth:`levels`."""
+        """The last level of :meth:`levels` (MS 9)."""
         return self.levels(v, seed=seed)[-1]
 
     def coarse_mean(self, v: np.ndarray) -> np.ndarray:
-        """``E[h | v]`` when every stage but the last is deterministic, else ``ValueError``."""
+        """``E[h | v]`` if all but the last stage are deterministic, else ``ValueError`` (MS 9)."""
         h = check_batch(v, self.fine_shape, "Compose")
         for rule in self.rules[:-1]:
             m = rule.coarse_mean(h)
@@ -225,21 +235,23 @@ class RBMLayer:
 
     @property
     def fine_shape(self) -> tuple[int, ...]:
+        """Shape of one visible configuration (MS 10)."""
         return self._fine
 
     @property
     def coarse_shape(self) -> tuple[int, ...]:
+        """Shape of one hidden configuration (MS 10)."""
         return self._coarse
 
     def coarse_grain(self, v: np.ndarray, *, seed: SeedLike) -> np.ndarray:
-        """``h ~ p(h | v)``, ±1 int8, ``(n, *coarse_shape)``."""
+        """``h ~ p(h | v)``, ±1 int8, ``(n, *coarse_shape)`` (MS 18-22)."""
         from .coarse import coarse_grain_rbm
 
         v = check_batch(v, self._fine, "RBMLayer")
         return coarse_grain_rbm(v, self.rbm, seed=seed, coarse_shape=self._coarse)
 
     def coarse_mean(self, v: np.ndarray) -> np.ndarray:
-        """``E[h | v] = 2 p(h = +1 | v) - 1``, float64."""
+        """``E[h | v] = 2 p(h = +1 | v) - 1``, float64 (MS 18-22)."""
         from .coarse import coarse_grain_rbm
 
         v = check_batch(v, self._fine, "RBMLayer")

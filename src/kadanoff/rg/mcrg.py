@@ -84,7 +84,7 @@ def measure(
     chunk: int | None = None,
     progress: bool = False,
 ) -> MCRGRun:
-    """Sample ``n_samples`` configurations of the ``L x L`` model at ``K``, coarse-grain, measure.
+    """Sample configurations of the ``L x L`` model at ``K``, coarse-grain, measure (theory.md 7).
 
     Parameters
     ----------
@@ -101,7 +101,8 @@ def measure(
         Wolff clusters between measured configurations; default ``round(L^2 / <|C|>)`` from
         the thermalization (about one sweep).
     thermalize : int
-        Discarded configurations per chain before measuring.
+        Swendsen-Wang warm-up sweeps per chain before measuring; a Wolff run then grows 400
+        pilot clusters to set ``clusters`` and discards ``thermalize // 4`` samples more.
     keep : int
         Keep this many configurations per level (evenly thinned) in ``MCRGRun.kept``.
     chunk : int, optional
@@ -122,8 +123,12 @@ def measure(
     base = _sampler(sampler, model, 1)
     state = base.init_state(n_chains, seed=s_therm)
     t0 = time.perf_counter()
-    state, info = base.run(state, max(1, thermalize), seed=s_therm)
+    # warm-up by Swendsen-Wang sweeps (each touches every site): from a hot start single Wolff
+    # clusters stay small for a long time
+    state, _ = _sampler("sw", model, 1).run(state, max(1, thermalize), seed=s_therm)
     if sampler == "wolff" and clusters is None:
+        # pilot after the warm-up: clusters grown from a hot start are far too small
+        state, info = base.run(state, 400, seed=s_therm)
         mean_size = float(np.mean(info.cluster_sizes)) if len(info.cluster_sizes) else 1.0
         clusters = max(1, round(L * L / mean_size))
     clusters = _check_int("clusters", clusters, 1) if sampler == "wolff" else 1

@@ -34,7 +34,7 @@ DEFAULT_COUPLINGS = ("nn", "nnn", "3nn", "plaquette", "field")
 
 
 class CouplingBasis:
-    """The operators ``S_a`` of a coupling ansatz on one lattice, as sparse products.
+    """The operators ``S_a`` of a coupling ansatz on one lattice, as sparse products (theory.md 7).
 
     Build with :meth:`square` (operators of :mod:`~kadanoff.rg.mcrg_operators` on an ``L x L``
     torus) or :meth:`from_terms` (any :class:`~kadanoff.rg.projection.Term`, e.g. chain terms).
@@ -73,13 +73,13 @@ class CouplingBasis:
 
     @classmethod
     def square(cls, L: int, names: Sequence[str] = DEFAULT_COUPLINGS) -> CouplingBasis:
-        """Operators of :data:`~kadanoff.rg.mcrg_operators.BASIS` on the ``L x L`` torus."""
+        """Operators of ``mcrg_operators.BASIS`` on the ``L x L`` torus (theory.md 7)."""
         prods = OperatorSet(names).products(L)
         return cls(names, (L, L), [(p.sites, p.mult, p.constant) for p in prods])
 
     @classmethod
     def from_terms(cls, terms: Sequence[Term], shape: tuple[int, ...]) -> CouplingBasis:
-        """Any :class:`~kadanoff.rg.projection.Term` objects on ``prod(shape)`` sites."""
+        """Any :class:`~kadanoff.rg.projection.Term` on ``prod(shape)`` sites (theory.md 7)."""
         products = []
         for t in terms:
             if t.n != int(np.prod(shape)):
@@ -91,7 +91,7 @@ class CouplingBasis:
 
     @classmethod
     def chain(cls, n: int, names: Sequence[str] = ("nn", "nnn", "field")) -> CouplingBasis:
-        """Chain terms of :func:`~kadanoff.rg.projection.standard_term` on an ``n``-ring."""
+        """Chain terms of ``projection.standard_term`` on an ``n``-ring (theory.md 5)."""
         lat = Chain(n)
         return cls.from_terms([standard_term(lat, x) for x in names], (n,))
 
@@ -117,7 +117,7 @@ class CouplingBasis:
         return out
 
     def differences(self, configs: np.ndarray) -> np.ndarray:
-        """``d_{a,i} = (S_a(v) - S_a(v^i)) / 2``, ``(n, *shape) -> (n, n_sites, m)`` int64."""
+        """``d_{a,i} = (S_a(v) - S_a(v^i)) / 2``: ``(n, *shape) -> (n, N, m)`` (theory.md 7)."""
         v = self._flat(configs)
         out = np.empty((len(v), self.n_sites, len(self.names)), dtype=np.int64)
         for a in range(len(self.names)):

@@ -146,7 +146,7 @@ def match_critical_point(
     seed: SeedLike,
     progress: bool = False,
 ) -> Matching:
-    """MCRG matching of an ``L`` and an ``L / b`` lattice over ``K_grid`` (Swendsen 1979).
+    """MCRG matching of an ``L`` and an ``L / b`` lattice over ``K_grid`` (theory.md 7).
 
     Returns the root in ``K`` of ``<S_a^(n)>_L - <S_a^(n-1)>_{L/b}`` (per site, weighted linear
     fit over the grid) for ``n = 1..levels`` and each operator, with propagated errors.

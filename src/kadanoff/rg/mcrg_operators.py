@@ -259,7 +259,7 @@ class Products:
 
 
 class OperatorSet:
-    """An ordered set of operators from :data:`BASIS` (or custom :class:`SpinOperator`).
+    """An ordered set of operators from :data:`BASIS` or custom ones (theory.md 7).
 
     Parameters
     ----------
@@ -296,10 +296,12 @@ class OperatorSet:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Operator names, in order (theory.md 7)."""
         return tuple(o.name for o in self.operators)
 
     @property
     def parities(self) -> tuple[str, ...]:
+        """``"even"`` (y_t sector) or ``"odd"`` (y_h sector) per operator (theory.md 7)."""
         return tuple(o.parity for o in self.operators)
 
     def __len__(self) -> int:
@@ -309,14 +311,18 @@ class OperatorSet:
         return f"OperatorSet({list(self.names)})"
 
     def sector(self, parity: str) -> OperatorSet:
-        """The even or odd operators of this set, same order."""
+        """The even or odd operators of this set, same order (theory.md 7)."""
         ops = [o for o in self.operators if o.parity == parity]
         if not ops:
             raise ValueError(f"the operator set {list(self.names)} has no {parity} operator")
         return OperatorSet(ops)
 
     def evaluate(self, configs: np.ndarray) -> np.ndarray:
-        """``S_a`` of each configuration: ``(n, L, L)`` ±1 -> ``(n, n_operators)`` int64."""
+        """``S_a`` of each configuration: ``(n, L, L)`` ±1 -> ``(n, n_operators)`` int64.
+
+        Bit-parallel (XOR and popcount on packed rows) when ``L % 8 == 0`` and ``L <= 64`` or
+        ``L % 64 == 0``; an int8 kernel otherwise (theory.md 7).
+        """
         v = np.ascontiguousarray(configs, dtype=np.int8)
         if v.ndim != 3 or v.shape[1] != v.shape[2]:
             raise ValueError(f"configs must have shape (n, L, L), got {v.shape}")
@@ -333,7 +339,7 @@ class OperatorSet:
         return S
 
     def evaluate_reference(self, configs: np.ndarray) -> np.ndarray:
-        """Plain loops over configurations, sites and orientations (the test oracle)."""
+        """Plain loops over configurations, sites and orientations (test oracle, theory.md 7)."""
         v = np.asarray(configs)
         n, L = v.shape[0], v.shape[1]
         S = np.zeros((n, len(self)), dtype=np.int64)
@@ -351,7 +357,7 @@ class OperatorSet:
         return S
 
     def products(self, L: int) -> list[Products]:
-        """Every product of every operator on the ``L x L`` torus (see :class:`Products`)."""
+        """Every product of every operator on the ``L x L`` torus (``Products``, theory.md 7)."""
         SquareLattice(L)  # validates L
         out = []
         x, y = np.meshgrid(np.arange(L), np.arange(L), indexing="ij")
