@@ -125,7 +125,11 @@ def _out(path: str) -> Path:
 
 
 def _fmt(y: float, e: float) -> str:
-    return f"{y:.4f}({e:.4f})" if math.isfinite(y) else "n/a"
+    """``y(e)`` with the error to two significant digits (at least four decimals)."""
+    if not math.isfinite(y):
+        return "n/a"
+    d = 4 if not (math.isfinite(e) and 0 < e < 1e-3) else min(8, 1 - math.floor(math.log10(e)))
+    return f"{y:.{d}f}({e:.{d}f})"
 
 
 def _print_table(t: dict[str, Any]) -> None:

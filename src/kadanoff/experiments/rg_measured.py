@@ -26,20 +26,20 @@ TITLE = "RG measured: Monte Carlo RG of the majority rule (2D Ising)"
 class Config:
     """Settings of the MCRG experiment (majority rule, random ties, b = 2)."""
 
-    L: int = 32
-    levels: int = 2
+    L: int = 64
+    levels: int = 3
     samples: int = 20_000
     margins: tuple[float, float] = (0.03, 0.01)  # |y_t - 1|, |y_h - 15/8| at unflagged levels
-    flow_L: int = 32
+    flow_L: int = 64
     flow_levels: int = 3
     flow_K: tuple[float, ...] = (0.40, 0.42, 0.4406867935097715, 0.46, 0.48)
-    flow_samples: int = 3000
-    flow_keep: int = 600
-    match_L: int = 32
-    match_levels: int = 2
-    match_half_width: float = 0.005
-    match_samples: int = 8000
-    match_tolerance: float = 0.003
+    flow_samples: int = 8000
+    flow_keep: int = 1000
+    match_L: int = 64
+    match_levels: int = 3
+    match_half_width: float = 0.004
+    match_samples: int = 20_000
+    match_tolerance: float = 0.001
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -55,9 +55,9 @@ class Config:
 PRESETS = {
     "quick": Config(),
     "paper": Config(
-        L=128, levels=4, samples=1_000_000, margins=(0.01, 0.005), flow_L=64, flow_levels=4,
-        flow_samples=20_000, flow_keep=2000, match_L=64, match_levels=3,
-        match_half_width=0.004, match_samples=40_000, match_tolerance=0.001,
+        L=128, levels=4, samples=1_000_000, margins=(0.01, 0.005), flow_L=128, flow_levels=4,
+        flow_samples=20_000, flow_keep=2000, match_L=128, match_levels=4,
+        match_half_width=0.003, match_samples=100_000, match_tolerance=0.001,
     ),
 }  # fmt: skip
 
@@ -141,7 +141,8 @@ def _flow_diverges(m: dict[str, Any]) -> tuple[bool, str]:
     K0 = flow["K_start"]
     Knn = flow["K_nn"]
     ic = min(range(len(K0)), key=lambda i: abs(K0[i] - m["K_critical"]))
-    last = len(Knn[ic]) - 1
+    sides = flow["coarse_sides"]
+    last = max([n for n, s in enumerate(sides) if s >= 8] or [0])  # unflagged levels only
     while last > 0 and any(Knn[i][last] is None for i in range(len(K0))):
         last -= 1
     ok, parts = True, []

@@ -54,12 +54,17 @@ def plot_flow(flow: dict[str, Any], path: Path, *, K_critical: float | None = No
     """Trajectories ``(K_nn^(n), K_nnn^(n))`` level by level for each starting ``K``."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.6, 4.4))
-    Knn = np.array(flow["K_nn"], dtype=float)
-    Knnn = np.array(flow["K_nnn"], dtype=float)
+
+    def arr(key: str) -> np.ndarray:
+        return np.array([[np.nan if x is None else x for x in r] for r in flow[key]], float)
+
+    Knn, Knnn = arr("K_nn"), arr("K_nnn")
+    Enn, Ennn = arr("K_nn_error"), arr("K_nnn_error")
     for i, K0 in enumerate(flow["K_start"]):
         ok = np.isfinite(Knn[i]) & np.isfinite(Knnn[i])
         side = "" if K_critical is None else (" (K_c)" if abs(K0 - K_critical) < 1e-12 else "")
-        ax.plot(Knn[i, ok], Knnn[i, ok], "o-", ms=4, label=f"K = {K0:.4f}{side}")
+        ax.errorbar(Knn[i, ok], Knnn[i, ok], Ennn[i, ok], Enn[i, ok], fmt="o-", ms=4,
+                    capsize=2, label=f"K = {K0:.4f}{side}")  # fmt: skip
         for n in np.nonzero(ok)[0]:
             ax.annotate(str(n), (Knn[i, n], Knnn[i, n]), fontsize=7, xytext=(3, 3),
                         textcoords="offset points")  # fmt: skip
