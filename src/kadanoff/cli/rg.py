@@ -35,9 +35,7 @@ def _one_line_errors(p: argparse.ArgumentParser, prog: str) -> None:
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``rg exponents`` and ``rg couplings``."""
-    from ..rg.coarse_graining import RULES
-
+    """Register ``rg exponents`` and ``rg couplings`` (imports nothing heavy: --help stays fast)."""
     p = subparsers.add_parser(
         "rg",
         help="Monte Carlo RG: critical exponents and renormalized couplings",
@@ -53,7 +51,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     e.add_argument("--size", type=int, default=64, help="L of the L x L torus (default 64)")
     e.add_argument("--K", default="critical", help="coupling, or 'critical' (default)")
-    e.add_argument("--rule", default="majority", help=f"{' or '.join(RULES)} (default majority)")
+    e.add_argument("--rule", default="majority", help="majority (default) or decimation")
     e.add_argument("--b", type=int, default=2, help="scale factor (default 2)")
     e.add_argument("--levels", type=int, default=3, help="RG steps (default 3)")
     e.add_argument("--samples", type=int, default=20_000, help="measured configurations")
@@ -72,7 +70,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "level by level and estimate the couplings of each level by pseudo-likelihood.",
     )
     c.add_argument("--data", required=True, help="dataset .npz written by kadanoff sample")
-    c.add_argument("--rule", default="majority", help=f"{' or '.join(RULES)} (default majority)")
+    c.add_argument("--rule", default="majority", help="majority (default) or decimation")
     c.add_argument("--b", type=int, default=2, help="scale factor (default 2)")
     c.add_argument("--levels", type=int, default=2, help="RG steps (default 2)")
     c.add_argument("--couplings", default="nn,nnn,3nn,plaquette,field", help="names to fit")
