@@ -133,3 +133,18 @@ def test_unidentifiable_and_bad_input_errors():
         fit_couplings(np.ones((10, 4, 4), np.int8), ["nn", "nnn"])
     with pytest.raises(ValueError, match="do not fit the basis"):
         CouplingBasis.square(4).evaluate(np.ones((2, 3, 3), np.int8))
+
+
+@pytest.mark.slow
+def test_sandwich_errors_are_calibrated_over_seeds():
+    """z-scores over 20 independent data sets: mean 0, standard deviation 1 (within 4.5 sigma)."""
+    exact = {"nn": 0.3, "nnn": -0.1, "plaquette": 0.15}
+    z = []
+    for seed in range(20):
+        v = _exact_samples(4, exact, 5000, seed=100 + seed)
+        fit = fit_couplings(v, ["nn", "nnn", "plaquette"], n_blocks=500)
+        z += list(fit.z_scores(exact).values())
+    z = np.array(z)
+    n = len(z)
+    assert abs(z.mean()) < Z / np.sqrt(n)
+    assert abs(z.std() - 1.0) < Z / np.sqrt(2 * n) + 0.1  # + the noise of 500-block sandwiches

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from kadanoff._rng import make_rng
 from kadanoff.ising.model import IsingModel
 from kadanoff.ising.samplers.exact_chain import ExactChainSampler
 from kadanoff.lattice import Chain
@@ -48,7 +49,7 @@ def test_singular_G_is_a_one_line_error():
         linearized_matrix(G, np.eye(2), where=" at level 3")
     assert "\n" not in str(e.value) and "level 3" in str(e.value)
     m = Moments(2, 3, bin_size=1)
-    rng = np.random.default_rng(0)  # test data only
+    rng = make_rng(0)
     m.add(rng.normal(size=(3, 2, 3)))
     with pytest.raises(ValueError, match="singular|cannot determine"):
         exponent_table(m, ["a", "b", "c"], ["even"] * 3, sector="even", b=2, fine_side=8,
