@@ -123,11 +123,9 @@ def _out(path: str) -> Path:
 
 
 def _fmt(y: float, e: float) -> str:
-    """``y(e)`` with the error to two significant digits (at least four decimals)."""
-    if not math.isfinite(y):
-        return "n/a"
-    d = 4 if not (math.isfinite(e) and 0 < e < 1e-3) else min(8, 1 - math.floor(math.log10(e)))
-    return f"{y:.{d}f}({e:.{d}f})"
+    from ..experiments.rg_plots import value_error
+
+    return value_error(y, e)
 
 
 def _print_table(t: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..io import write_json
 from .base import Claim
+from .rg_plots import value_error
 
 NAME = "rg_measured"
 TITLE = "RG measured: Monte Carlo RG of the majority rule (2D Ising)"
@@ -160,7 +161,7 @@ def claims(m: dict[str, Any]) -> list[Claim]:
     out = []
     for (q, s), margin in zip(m["exponents"].items(), m["margins"], strict=True):
         vals = ", ".join(
-            f"{v:.4f}({e:.4f}) at step {lv}"
+            f"{value_error(v, e)} at step {lv}"
             for lv, v, e in zip(s["levels"], s["values"], s["errors"], strict=True)
         )
         ok = all(abs(v - s["exact"]) <= margin for v in s["values"])
@@ -202,7 +203,7 @@ def tables(m: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
         n_ops = len(t["operators"])
         rows = []
         for i, lv in enumerate(t["levels"]):
-            cells = [f"{y:.4f}({e:.4f})" for y, e in zip(t[q][i], t[f"{q}_error"][i], strict=True)]
+            cells = [value_error(y, e) for y, e in zip(t[q][i], t[f"{q}_error"][i], strict=True)]
             side = f"{t['coarse_sides'][i]}" + (
                 " (< 8: flagged)" if t["flagged_small_lattice"][i] else ""
             )

@@ -6,13 +6,23 @@ PNG; matplotlib is imported here only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_exponents", "plot_flow", "plot_level_couplings"]
+__all__ = ["plot_exponents", "plot_flow", "plot_level_couplings", "value_error"]
+
+
+def value_error(y: float, e: float) -> str:
+    """``y(e)`` with the error to two significant digits (at least four decimals)."""
+    if y is None or not math.isfinite(y):
+        return "n/a"
+    small = e is not None and math.isfinite(e) and 0 < e < 1e-3
+    d = min(8, 1 - math.floor(math.log10(e))) if small else 4
+    return f"{y:.{d}f}({e:.{d}f})"
 
 
 def _plt() -> Any:
