@@ -11,8 +11,8 @@ prints tables.
    CPU-second, with the ratio to Swendsen-Wang.
 2. Measurement (majority rule b = 2 to every level, all 11 operators at every level) against
    the sampling of the same configurations, and the operator kernel against two peers on
-   the same configurations: the int8 Numba kernel of kadanoff (the fallback for sizes that are
-   neither <= 64 nor multiples of 64) and plain NumPy (``np.roll`` products).
+   the same configurations: a straightforward int8 Numba kernel (loops over rows of a padded
+   copy, kept in kadanoff as the second implementation) and plain NumPy (``np.roll`` products).
 
 The machine may be shared: each rate is the best of ``rounds`` interleaved rounds.
 """

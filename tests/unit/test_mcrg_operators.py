@@ -29,6 +29,22 @@ def test_kernel_on_128_lattice_multiword_rows():
     np.testing.assert_array_equal(ops.evaluate(v), ops.evaluate_reference(v))
 
 
+def test_unaligned_sizes_and_the_int8_kernel():
+    """A size that is not word-aligned (81: packed spin by spin) and the int8 peer kernel."""
+    from kadanoff.rg.mcrg_operators import _pattern_sums
+
+    ops = OperatorSet(["nn", "knight", "plaquette", "diag3", "6nn"])
+    for L in (81,):
+        v = _random(1, L, L)
+        np.testing.assert_array_equal(ops.evaluate(v), ops.evaluate_reference(v))
+    v = _random(3, 10, 4)
+    raw = np.zeros((3, len(ops._order)), dtype=np.int64)
+    _pattern_sums(v, ops._R, ops._dx, ops._dy, ops._order, raw)
+    S = np.zeros((3, len(ops)), dtype=np.int64)
+    np.add.at(S.T, ops._owner, raw.T)
+    np.testing.assert_array_equal(S, ops.evaluate_reference(v))
+
+
 def test_basis_content_and_orientations():
     assert EVEN == ("nn", "nnn", "3nn", "plaquette", "knight", "5nn", "6nn")
     assert ODD == ("field", "three", "line3", "diag3")

@@ -157,15 +157,42 @@ def _rotations(base, L, W, R, out):
                         out[x, e, w] = (lo >> np.uint64(r)) | (hi << np.uint64(64 - r))
 
 
+@njit(cache=True)
+def _rotations_generic(v, L, W, R, out):
+    """:func:`_rotations` built spin by spin, for any ``L`` (no ``L % 8`` or word alignment)."""
+    for x in range(L):
+        for e in range(2 * R + 1):
+            d = (e - R + 3 * L) % L
+            for w in range(W):
+                word = np.uint64(0)
+                for j in range(64):
+                    J = 64 * w + j
+                    if J >= L:
+                        break
+                    jj = J + d
+                    if jj >= L:
+                        jj -= L
+                    if v[x, jj] < 0:
+                        word |= np.uint64(1) << np.uint64(j)
+                out[x, e, w] = word
+
+
 @njit(parallel=True, cache=True)
-def _pattern_sums_bits(v8, L, W, R, dx, dy, order, out):
-    """out[i, p] = sum over translations of product pattern ``p`` (bit-parallel XOR/popcount)."""
-    n = v8.shape[0]
+def _pattern_sums_bits(v, v8, fast, L, W, R, dx, dy, order, out):
+    """out[i, p] = sum over translations of product pattern ``p`` (bit-parallel XOR/popcount).
+
+    ``fast``: ``v8`` is ``v`` viewed as uint64 (``L % 8 == 0`` and ``L <= 64`` or
+    ``L % 64 == 0``); otherwise the rows are packed spin by spin.
+    """
+    n = v.shape[0]
     for i in prange(n):
         base = np.empty((L, W), dtype=np.uint64)
         rot = np.empty((L + R, 2 * R + 1, W), dtype=np.uint64)  # rows L.. wrap to 0..
-        _pack_rows(v8[i], L, W, base)
-        _rotations(base, L, W, R, rot)
+        if fast:
+            _pack_rows(v8[i], L, W, base)
+            _rotations(base, L, W, R, rot)
+        else:
+            _rotations_generic(v[i], L, W, R, rot)
         for x in range(L, L + R):
             rot[x] = rot[x % L]
         for p in range(order.shape[0]):
@@ -320,20 +347,20 @@ class OperatorSet:
     def evaluate(self, configs: np.ndarray) -> np.ndarray:
         """``S_a`` of each configuration: ``(n, L, L)`` ±1 -> ``(n, n_operators)`` int64.
 
-        Bit-parallel (XOR and popcount on packed rows) when ``L % 8 == 0`` and ``L <= 64`` or
-        ``L % 64 == 0``; an int8 kernel otherwise (theory.md 7).
+        Bit-parallel: XOR and popcount on rows packed into 64-bit words (theory.md 7); the
+        int8 kernel :func:`_pattern_sums` computes the same sums (a benchmark peer).
         """
         v = np.ascontiguousarray(configs, dtype=np.int8)
         if v.ndim != 3 or v.shape[1] != v.shape[2]:
             raise ValueError(f"configs must have shape (n, L, L), got {v.shape}")
         out = np.zeros((len(v), len(self._order)), dtype=np.int64)
         L = v.shape[1]
-        if len(v) and L % 8 == 0 and (L <= 64 or L % 64 == 0):
+        if len(v):
             W = (L + 63) // 64
-            v8 = v.view(np.uint64)
-            _pattern_sums_bits(v8, L, W, self._R, self._dx, self._dy, self._order, out)
-        elif len(v):
-            _pattern_sums(v, self._R, self._dx, self._dy, self._order, out)
+            fast = L % 8 == 0 and (L <= 64 or L % 64 == 0)
+            v8 = v.view(np.uint64) if fast else np.zeros((len(v), 1, 1), np.uint64)
+            args = (L, W, self._R, self._dx, self._dy, self._order, out)
+            _pattern_sums_bits(v, v8, fast, *args)
         S = np.zeros((len(v), len(self)), dtype=np.int64)
         np.add.at(S.T, self._owner, out.T)
         return S
