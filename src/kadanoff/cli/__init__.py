@@ -21,6 +21,7 @@ COMMANDS = {
     "sample": "kadanoff.cli.sample",
     "train": "kadanoff.cli.train",
     "reproduce": "kadanoff.cli.reproduce",
+    "rg": "kadanoff.cli.rg",
     "sweep": "kadanoff.cli.sweep",
 }
 

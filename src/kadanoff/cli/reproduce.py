@@ -13,7 +13,7 @@ from . import UsageError, check_output_folder
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "reproduce",
-        help="reproduce the paper's Fig. 2 (1D) and Fig. 3 (2D) with a report",
+        help="reproduce the paper's Fig. 2 (1D), Fig. 3 (2D) and the measured RG, with a report",
         description="Reproduce Mehta & Schwab's experiments; writes report.html, metrics.json "
         "and figures into --out. Finished experiments are cached by config. metrics.json is "
         "strict JSON: a number with no finite value (NaN, inf) is written as null.",
@@ -32,7 +32,7 @@ def add_parser(subparsers) -> None:
         action="append",
         default=None,
         metavar="EXPERIMENT",
-        help="run only this experiment (fig2 or fig3); repeatable",
+        help="run only this experiment (fig2, fig3 or rg_measured); repeatable",
     )
     p.add_argument("--force", action="store_true", help="recompute even if cached")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -18,6 +18,12 @@ Structure (theory.md sections 2, 4, 5; everything float64 numpy, enumeration bas
   bond RBM).
 - :mod:`~kadanoff.rg.coarse`: Monte Carlo RG on datasets (block spins or an RBM's
   ``p(h|v)``), returning coarse ±1 configurations.
+- :mod:`~kadanoff.rg.coarse_graining`: the :class:`CoarseGraining` protocol (block rules,
+  :class:`RBMLayer`, :class:`Compose`) that Monte Carlo RG measures (theory.md 7).
+- Monte Carlo RG (theory.md 7): :mod:`~kadanoff.rg.mcrg_operators` (operator basis and kernel),
+  :mod:`~kadanoff.rg.mcrg_matrix` (``T = G^-1 F``, exponents), :mod:`~kadanoff.rg.mcrg`
+  (sampling + measurement runs), :mod:`~kadanoff.rg.mcrg_couplings` (pseudo-likelihood
+  couplings), :mod:`~kadanoff.rg.mcrg_flow` (coupling flow, matching for ``K_c``).
 
 Conventions: states are enumerated in :func:`kadanoff.spins.all_states` order, ``v`` are
 fine spins and ``h`` coarse (hidden) spins, energies in kadanoff's sign convention
@@ -27,6 +33,7 @@ fine spins and ``h`` coarse (hidden) spins, energies in kadanoff's sign conventi
 from __future__ import annotations
 
 from .coarse import block_spin_levels, coarse_grain, coarse_grain_rbm
+from .coarse_graining import CoarseGraining, Compose, RBMLayer, block_rule
 from .decimation import (
     BondRBM,
     DecimationNetwork,
@@ -45,6 +52,10 @@ from .decimation import (
     soft_decimation_kernel,
 )
 from .machines import GeneralBoltzmannMachine
+from .mcrg import exponents, measure
+from .mcrg_couplings import CouplingBasis, fit_couplings
+from .mcrg_flow import coupling_flow, match_critical_point
+from .mcrg_operators import OperatorSet
 from .operators import (
     CouplingOperator,
     Decimation,
@@ -124,4 +135,16 @@ __all__ = [
     "coarse_grain",
     "coarse_grain_rbm",
     "block_spin_levels",
+    # coarse-graining protocol and Monte Carlo RG
+    "CoarseGraining",
+    "Compose",
+    "RBMLayer",
+    "block_rule",
+    "OperatorSet",
+    "measure",
+    "exponents",
+    "CouplingBasis",
+    "fit_couplings",
+    "coupling_flow",
+    "match_critical_point",
 ]

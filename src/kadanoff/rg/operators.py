@@ -38,6 +38,7 @@ from ._common import (
     logsumexp,
     spins_to_units,
 )
+from .coarse_graining import check_batch, majority_square
 from .machines import GeneralBoltzmannMachine
 
 __all__ = [
@@ -120,16 +121,41 @@ def _blocks_of(lattice: LatticeLike, b: int) -> tuple[np.ndarray, int, tuple[int
 
 
 class _BlockOperator(CouplingOperator):
-    """Shared set-up: one coarse spin per block of fine spins."""
+    """Shared set-up: one coarse spin per block of fine spins.
+
+    Also a :class:`~kadanoff.rg.coarse_graining.CoarseGraining`: ``coarse_grain`` and
+    ``coarse_mean`` take batches shaped ``(n, *fine_shape)``.
+    """
 
     def __init__(self, lattice: LatticeLike, b: int) -> None:
         self.blocks, self.n_visible, self.coarse_shape = _blocks_of(lattice, b)
         self.n_hidden = len(self.blocks)
         self.b = int(b)
+        self.fine_shape: tuple[int, ...] = (
+            lattice.shape if isinstance(lattice, (Chain, SquareLattice)) else (int(lattice),)
+        )
+        self.square = isinstance(lattice, SquareLattice)
 
     def _block_spins(self, v: np.ndarray) -> np.ndarray:
         """``(..., nv) -> (..., n_blocks, block size)``."""
         return np.asarray(v)[..., self.blocks]
+
+    def _flat_batch(self, v: np.ndarray) -> np.ndarray:
+        v = check_batch(v, self.fine_shape, type(self).__name__)
+        return v.reshape(len(v), self.n_visible)
+
+    def coarse_grain(self, v: np.ndarray, *, seed: SeedLike) -> np.ndarray:
+        """``h ~ exp(T(v, .))`` for a batch ``(n, *fine_shape) -> (n, *coarse_shape)`` int8."""
+        h = self.sample_hidden(self._flat_batch(v), seed=seed)
+        return np.asarray(h, dtype=np.int8).reshape((len(h), *self.coarse_shape))
+
+    def coarse_mean(self, v: np.ndarray) -> np.ndarray:
+        """``E[h | v]``, ``(n, *fine_shape) -> (n, *coarse_shape)`` float64."""
+        m = self._mean_hidden(self._flat_batch(v))
+        return m.reshape((len(m), *self.coarse_shape))
+
+    def _mean_hidden(self, v: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
 
 class Decimation(_BlockOperator):
@@ -166,6 +192,17 @@ class Decimation(_BlockOperator):
     def sample_hidden(self, v: np.ndarray, *, seed: SeedLike = None) -> np.ndarray:
         """Deterministic: the decimated spins (``seed`` unused), int8 (MS 9)."""
         return self.coarse(check_spins(v, "v"))
+
+    def coarse_grain(self, v: np.ndarray, *, seed: SeedLike = None) -> np.ndarray:
+        """The decimated spins of a batch ``(n, *fine_shape)`` (``seed`` unused), int8 (MS 9)."""
+        if self.square:
+            v = check_batch(v, self.fine_shape, "Decimation")
+            i, j = divmod(self.site, self.b)
+            return np.ascontiguousarray(v[:, i :: self.b, j :: self.b])
+        return super().coarse_grain(v, seed=seed)
+
+    def _mean_hidden(self, v: np.ndarray) -> np.ndarray:
+        return self.coarse(v).astype(np.float64)
 
 
 class MajorityRule(_BlockOperator):
@@ -218,6 +255,22 @@ class MajorityRule(_BlockOperator):
                 rnd = 2 * make_rng(seed).integers(0, 2, size=h.shape, dtype=np.int8) - 1
                 h = np.where(ties, rnd, h).astype(np.int8)
         return h
+
+    def coarse_grain(self, v: np.ndarray, *, seed: SeedLike = None) -> np.ndarray:
+        """Block spins of a batch ``(n, *fine_shape) -> (n, *coarse_shape)`` int8 (MS 9).
+
+        On the square lattice a compiled kernel; random ties there take one fair bit per
+        coarse site from ``seed`` (same law as :meth:`sample_hidden`, other draws).
+        """
+        if self.square and (self.tie == "random" or self.b % 2 == 1):
+            v = check_batch(v, self.fine_shape, "MajorityRule")
+            return majority_square(v, self.b, seed=seed)
+        return super().coarse_grain(v, seed=seed)
+
+    def _mean_hidden(self, v: np.ndarray) -> np.ndarray:
+        if self.tie == "first":
+            return self.coarse(v).astype(np.float64)
+        return np.sign(self.block_sums(v)).astype(np.float64)
 
 
 _STATISTICS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -290,6 +343,9 @@ class SoftKernel(_BlockOperator):
         p = self.up_probability(check_spins(v, "v"))
         u = make_rng(seed).random(p.shape)
         return np.where(u < p, 1, -1).astype(np.int8)
+
+    def _mean_hidden(self, v: np.ndarray) -> np.ndarray:
+        return np.tanh(self.lam * self.statistic(v))
 
 
 class MachineOperator(CouplingOperator):
