@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 from .._rng import fresh_seed
 from ..ising.model import IsingModel, coupling_from
-from ..ising.samplers import ALGORITHMS, make_sampler, resolve_device
+from ..ising.samplers import ALGORITHMS, select_spec, specs_for
 from ..lattice import make_lattice
 from . import UsageError, check_output_folder
 
@@ -138,11 +138,13 @@ def _check_memory(
 
     The dataset holds ``samples x sites`` int8 spins, and is copied once when returned.
     """
-    from ..ising.dataset import DEFAULT_CHAINS
+    from ..ising.dataset import default_chains
 
     sites = size if lattice == "1d" else size * size
-    key = "exact" if algorithm == "exact" else ("cpu" if device == "cpu" else "cuda")
-    n_chains = min(chains or DEFAULT_CHAINS[key], samples)
+    specs = specs_for(algorithm)
+    caps = specs[0].capabilities if specs else None
+    # "auto" may mean CUDA: assume its (larger) default, as this is a lower bound
+    n_chains = min(chains or default_chains(caps, "cpu" if device == "cpu" else "cuda"), samples)
     need = 2 * samples * sites + sites * (n_chains * _BYTES_PER_CHAIN_SITE + _BYTES_PER_SITE)
     have = _available_memory()
     if have is not None and need > have:
@@ -187,8 +189,8 @@ def _plan(args: argparse.Namespace) -> _Plan:
     _check_memory(lattice, size, samples, args.chains, algorithm, args.device)
 
     model = IsingModel(make_lattice(lattice, size), coupling_from(K=args.K, T=args.T), args.field)
-    device = resolve_device(algorithm, model, args.device)
-    make_sampler(algorithm, model, device=device)  # any remaining incompatibility, up front
+    spec, device = select_spec(algorithm, model, device=args.device)
+    spec.build(model, device=device)  # any remaining incompatibility, up front
 
     seed, drawn = args.seed, False
     if seed is None:
