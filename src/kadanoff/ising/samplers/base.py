@@ -29,7 +29,6 @@ from typing import Any, overload
 import numpy as np
 
 from ..._rng import SeedLike, make_rng
-from ...io import FileFormatError, read_npz, write_npz
 from ...spins import check_spins
 from ..model import IsingModel
 
@@ -131,6 +130,8 @@ class ChainState:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the state to ``path`` (``.npz`` plus JSON meta, atomically, no pickle)."""
+        from ...io import write_npz
+
         arrays = {"spins": self.spins, "rng": self.rng}
         meta = {"format": CHAIN_STATE_FORMAT, "kind": self.kind, "sweeps": self.sweeps}
         return write_npz(path, arrays, meta)
@@ -138,6 +139,8 @@ class ChainState:
     @classmethod
     def load(cls, path: str | os.PathLike) -> ChainState:
         """Read a state written by :meth:`save` (never unpickles)."""
+        from ...io import FileFormatError, read_npz
+
         arrays, meta = read_npz(path)
         if meta.get("format") != CHAIN_STATE_FORMAT or not {"spins", "rng"} <= set(arrays):
             raise FileFormatError(
