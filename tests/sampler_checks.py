@@ -13,6 +13,8 @@ registry (so a new sampler module is tested without touching any test), and
   continued state does not reuse its numbers;
 * :func:`check_split`: ``run(state, n)`` twice equals ``run(state, 2n)`` bit for bit, and
   the input state is never modified;
+* :func:`check_record`: ``record(state, n, thin=k)`` keeps the states of ``n`` runs of
+  ``k`` sweeps;
 * :func:`check_round_trip`: a state saved to ``.npz`` (no pickle) and loaded continues
   identically;
 * :func:`check_capabilities`: the declared capabilities are honoured (a model outside them
@@ -70,7 +72,8 @@ def cpu_specs() -> list[SamplerSpec]:
 
 
 def build(spec: SamplerSpec, model: IsingModel):
-    return spec.build(model, device="cpu")
+    """The sampler on the CPU if it runs there, else on CUDA (`gpu`-marked tests)."""
+    return spec.build(model, device="cpu" if "cpu" in spec.capabilities.devices else "cuda")
 
 
 def histogram_models(caps: Capabilities, K: float = K_TEST) -> list[tuple[IsingModel, int]]:
@@ -177,6 +180,22 @@ def check_split(spec: SamplerSpec, tmp_path: Path | None = None) -> None:
     assert np.array_equal(state.spins, spins0) and np.array_equal(state.rng, rng0)
 
 
+def check_record(spec: SamplerSpec, tmp_path: Path | None = None) -> None:
+    model = small_model(spec.capabilities)
+    smp = build(spec, model)
+    state = smp.start(random_spins(model, 8, seed=2), seed=3)
+    samples, final, _ = smp.record(state, 3, thin=2)
+    assert samples.shape == (3, 8, *model.shape) and samples.dtype == np.int8
+    s = state
+    for k in range(3):
+        s, _ = smp.run(s, 2)
+        assert np.array_equal(samples[k], s.spins)
+    assert same_state(final, s)
+    x = random_spins(model, 8, seed=2)
+    samples_old, final_old, _ = smp.record(x, 3, thin=2, seed=3)  # the old form: from a seed
+    assert np.array_equal(samples_old, samples) and np.array_equal(final_old, final.spins)
+
+
 def check_round_trip(spec: SamplerSpec, tmp_path: Path) -> None:
     model = small_model(spec.capabilities)
     smp = build(spec, model)
@@ -258,6 +277,7 @@ CHECKS = {
     "histogram": check_histogram,
     "reproducible": check_reproducible,
     "split": check_split,
+    "record": check_record,
     "round_trip": check_round_trip,
     "capabilities": check_capabilities,
     "declaration": check_declaration,

@@ -79,18 +79,22 @@ def test_state_of_another_sampler_is_refused():
         metro.run(bad, 1)
 
 
-def test_cluster_record_continues_a_state():
-    """``record(state, n, thin)`` equals ``n`` runs of ``thin`` sweeps."""
-    spec = next(s for s in SPECS if s.name == "wolff")
-    model = small_model(spec.capabilities)
-    smp = spec.build(model)
-    state = smp.start(random_spins(model, 8, seed=2), seed=3)
-    samples, final, _ = smp.record(state, 3, thin=2)
-    s = state
-    for k in range(3):
-        s, _ = smp.run(s, 2)
-        assert np.array_equal(samples[k], s.spins)
-    assert same_state(final, s)
+def test_cuda_routing_without_a_device(monkeypatch):
+    """With CUDA (pretended), the local rules go to the torch class on even sizes only."""
+    import kadanoff.ising.samplers as samplers
+
+    monkeypatch.setattr(samplers, "cuda_available", lambda: True)
+    even, odd = IsingModel(SquareLattice(4), 0.3), IsingModel(SquareLattice(5), 0.3)
+    for name in ("metropolis", "heatbath"):
+        spec, dev = samplers.select_spec(name, even, device="cuda")
+        assert spec.qualname == "TorchCheckerboardSampler" and dev == "cuda"
+        assert dict(spec.options) == {"rule": name}
+        assert samplers.resolve_device(name, even, "auto") == "cuda"
+        assert samplers.resolve_device(name, odd, "auto") == "cpu"
+        assert samplers.select_spec(name, even, device="cpu")[0].module.endswith("checkerboard")
+        with pytest.raises(ValueError, match="even"):
+            samplers.select_spec(name, odd, device="cuda")
+    assert samplers.resolve_device("wolff", even, "auto") == "cpu"
 
 
 def test_runtime_registration_is_found_and_removed():

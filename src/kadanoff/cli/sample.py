@@ -33,6 +33,28 @@ __all__ = ["add_parser", "run"]
 _PROG = "kadanoff sample"
 
 
+def _algorithm_help() -> str:
+    """``--algorithm`` help from the registry: each name with its declared restrictions."""
+    parts = []
+    for name in ALGORITHMS:
+        caps = [s.capabilities for s in specs_for(name)]
+        lattices = {k for c in caps for k in c.lattices}
+        notes = [] if any(c.field for c in caps) else ["zero field"]
+        if lattices == {"chain"}:
+            notes.append("1d only")
+        elif lattices == {"square"}:
+            notes.append("2d only")
+        if all(c.independent for c in caps):
+            notes.append("independent draws")
+        if any("cuda" in c.devices for c in caps):
+            notes.append("cuda too")
+        parts.append(name + (f" ({', '.join(notes)})" if notes else ""))
+    return (
+        f"sampler: {', '.join(parts)} (default: exact for 1d, wolff for 2d at zero field, "
+        "else metropolis)"
+    )
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``sample`` on the dispatcher's subparsers."""
     p = subparsers.add_parser(
@@ -50,11 +72,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--T", type=float, help="temperature, K = 1/T (give --K or --T)")
     p.add_argument("--field", type=float, default=0.0, help="uniform field (default 0)")
     p.add_argument("--samples", type=int, help="number of configurations to save (required)")
-    p.add_argument(
-        "--algorithm",
-        choices=ALGORITHMS,
-        help="sampler (default: exact for 1d, wolff for 2d at zero field, else metropolis)",
-    )
+    p.add_argument("--algorithm", choices=ALGORITHMS, help=_algorithm_help())
     p.add_argument("--seed", type=int, help="root seed (default: drawn at random and recorded)")
     p.add_argument(
         "--device", default="cpu", help="cpu (default), cuda or auto (cuda for local rules)"

@@ -245,6 +245,45 @@ class Sampler:
             "call run(spins, n_sweeps, seed=...) instead"
         )
 
+    def record(
+        self,
+        spins: ChainState | np.ndarray,
+        n_samples: int,
+        *,
+        thin: int = 1,
+        seed: SeedLike = None,
+    ) -> tuple[np.ndarray, ChainState | np.ndarray, SweepInfo]:
+        """``n_samples`` runs of ``thin`` sweeps, keeping the state after each.
+
+        Parameters
+        ----------
+        spins : ChainState, or ndarray of shape ``(n_chains, *model.shape)``
+            A state continues its stream (no ``seed``); an array starts from ``seed``.
+        n_samples, thin : int
+
+        Returns
+        -------
+        samples : ndarray, shape ``(n_samples, n_chains, *model.shape)``, int8
+        final : ChainState or ndarray (the type given)
+            The state after the last run.
+        info : SweepInfo
+            The work of all runs (:meth:`SweepInfo.merge`).
+        """
+        n_samples = check_count(n_samples, "n_samples")
+        thin = check_count(thin, "thin")
+        if thin < 1:
+            raise ValueError(f"thin must be >= 1, got {thin}")
+        state = spins if isinstance(spins, ChainState) else self.start(spins, seed=seed)
+        if isinstance(spins, ChainState) and seed is not None:
+            raise TypeError("a ChainState carries its own random stream: omit seed")
+        samples = np.empty((n_samples, state.n_chains, *self.model.shape), dtype=np.int8)
+        info = SweepInfo()
+        for k in range(n_samples):
+            state, step = self.advance(state, thin)
+            samples[k] = state.spins
+            info = info.merge(step)
+        return samples, (state if isinstance(spins, ChainState) else state.spins), info
+
     @overload
     def run(
         self, spins: ChainState, n_sweeps: int = 1, *, seed: None = None, **options: Any
