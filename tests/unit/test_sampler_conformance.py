@@ -174,3 +174,23 @@ def test_checks_reject_a_false_capability():
             check_capabilities(spec)
     finally:
         registry.unregister_sampler("broken")
+
+
+def test_static_reading_gives_up_on_non_literal_declarations(tmp_path):
+    """A declaration the registry cannot read from the text makes it import the module
+    instead (so a non-literal decorator is slower to list, never wrong)."""
+    path = tmp_path / "mod.py"
+    path.write_text(
+        "from kadanoff.ising.samplers.registry import Capabilities, register_sampler\n"
+        "CAPS = Capabilities(field=False)\n"
+        '@register_sampler("x", capabilities=CAPS)\n'
+        "class X: ...\n"
+    )
+    assert registry._static_specs("mod", path) is None
+    path.write_text(
+        "from kadanoff.ising.samplers.registry import Capabilities, register_sampler\n"
+        '@register_sampler("x", capabilities=Capabilities(field=False, reports=()), rank=7)\n'
+        "class X: ...\n"
+    )
+    (spec,) = registry._static_specs("mod", path)
+    assert (spec.name, spec.qualname, spec.rank, spec.capabilities.field) == ("x", "X", 7, False)

@@ -316,10 +316,10 @@ def _package_specs() -> tuple[SamplerSpec, ...]:
             continue
         module = f"{_PACKAGE}.{info.name}"
         path = folder / f"{info.name}.py"
-        if not path.exists() or "@register_sampler(" not in path.read_text(encoding="utf-8"):
+        if path.exists() and "@register_sampler(" not in path.read_text(encoding="utf-8"):
             continue
-        specs = _static_specs(module, path)
-        if specs is None:  # not literal: import the module and use what it registered
+        specs = _static_specs(module, path) if path.exists() else None
+        if specs is None:  # not literal, or no source: import it and use what it registered
             importlib.import_module(module)
             specs = [s for s in _RUNTIME.values() if s.module == module]
         found.extend(specs)
