@@ -127,15 +127,15 @@ def same_state(a: ChainState, b: ChainState) -> bool:
 # ------------------------------------------------------------------------ checks
 
 
-def check_histogram(spec: SamplerSpec, tmp_path: Path | None = None) -> None:
+def check_histogram(spec: SamplerSpec, tmp_path: Path | None = None, *, seed: int = 101) -> None:
     caps = spec.capabilities
     for i, (model, n_chains) in enumerate(histogram_models(caps)):
-        out = final_states(spec, model, n_chains, seed=101 + 10 * i)
+        out = final_states(spec, model, n_chains, seed=seed + 10 * i)
         p = histogram_pvalue(model, out)
         assert p > P_MIN, f"{spec.label} on {model}: chi-square p = {p:.2e}"
         # power: the same test, chains and seeds reject the sampler at a wrong coupling
         wrong = IsingModel(model.lattice, model.K * K_WRONG / K_TEST, model.field)
-        p_wrong = histogram_pvalue(model, final_states(spec, wrong, n_chains, seed=101 + 10 * i))
+        p_wrong = histogram_pvalue(model, final_states(spec, wrong, n_chains, seed=seed + 10 * i))
         assert p_wrong < P_MIN, f"{spec.label}: the histogram test cannot see K {wrong.K}"
 
 

@@ -38,6 +38,18 @@ def test_sampler_contract(spec, check, tmp_path, request):
     CHECKS[check](spec, tmp_path)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1_000, 2_000, 3_000, 4_000])
+@pytest.mark.parametrize(
+    "spec",
+    [pytest.param(s, id=s.label) for s in SPECS if "cpu" in s.capabilities.devices],
+)
+def test_histogram_seed_sweep(spec, seed, request):
+    if set(spec.capabilities.devices) != {"cpu"}:
+        request.getfixturevalue("one_torch_thread")
+    CHECKS["histogram"](spec, None, seed=seed)
+
+
 def test_registry_lists_every_sampler_module():
     """Each sampler module of the package registers something, and names are unique per
     module and class; the listing matches the command-line names."""
