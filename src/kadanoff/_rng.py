@@ -12,10 +12,23 @@ import numpy as np
 
 SeedLike = int | np.integer | np.random.SeedSequence | np.random.Generator | None
 
-__all__ = ["SeedLike", "make_rng", "spawn", "kernel_key", "torch_generator", "fresh_seed"]
+__all__ = [
+    "SeedLike",
+    "seed_sequence",
+    "make_rng",
+    "spawn",
+    "kernel_key",
+    "torch_generator",
+    "fresh_seed",
+]
 
 
-def _seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
+def seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
+    """The ``numpy.random.SeedSequence`` of ``seed`` (the root of every stream made from it).
+
+    A SeedSequence is returned as is; a Generator is drawn from (4 words, advancing it, so
+    successive calls differ); ``None`` gives fresh OS entropy; an int must be >= 0.
+    """
     if isinstance(seed, np.random.SeedSequence):
         return seed
     if isinstance(seed, np.random.Generator):
@@ -32,6 +45,10 @@ def _seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
     )
 
 
+#: old private name, kept for callers not yet moved to :func:`seed_sequence`
+_seed_sequence = seed_sequence
+
+
 def make_rng(seed: SeedLike = None) -> np.random.Generator:
     """Return a ``numpy.random.Generator`` for ``seed``.
 
@@ -40,14 +57,14 @@ def make_rng(seed: SeedLike = None) -> np.random.Generator:
     """
     if isinstance(seed, np.random.Generator):
         return seed
-    return np.random.Generator(np.random.PCG64(_seed_sequence(seed)))
+    return np.random.Generator(np.random.PCG64(seed_sequence(seed)))
 
 
 def spawn(seed: SeedLike, n: int) -> list[np.random.Generator]:
     """``n`` statistically independent generators derived from one seed."""
     if n < 0:
         raise ValueError(f"cannot spawn a negative number ({n}) of streams")
-    return [np.random.Generator(np.random.PCG64(s)) for s in _seed_sequence(seed).spawn(n)]
+    return [np.random.Generator(np.random.PCG64(s)) for s in seed_sequence(seed).spawn(n)]
 
 
 def kernel_key(seed: SeedLike) -> np.uint64:

@@ -76,13 +76,19 @@ def test_uses_the_numba_kernels_table():
 
 
 def test_cuda_registry_prefers_triton_for_2d_and_falls_back(monkeypatch):
-    from kadanoff.ising.samplers import _use_triton
+    import kadanoff.ising.samplers as samplers
     from kadanoff.lattice import Chain
 
-    assert _use_triton(IsingModel(SquareLattice(8), 0.4))
-    assert not _use_triton(IsingModel(Chain(8), 0.4))  # torch path for chains
+    monkeypatch.setattr(samplers, "cuda_available", lambda: True)
+
+    def picked(model, name="metropolis"):
+        return samplers.select_spec(name, model, device="cuda")[0].qualname
+
+    for name in ("metropolis", "heatbath"):
+        assert picked(IsingModel(SquareLattice(8), 0.4), name) == "TritonCheckerboardSampler"
+    assert picked(IsingModel(Chain(8), 0.4)) == "TorchCheckerboardSampler"  # torch for chains
     monkeypatch.setenv("KADANOFF_NO_TRITON", "1")
-    assert not _use_triton(IsingModel(SquareLattice(8), 0.4))
+    assert picked(IsingModel(SquareLattice(8), 0.4)) == "TorchCheckerboardSampler"
     if not interpreter_enabled():
         with pytest.raises(ValueError, match="TRITON_INTERPRET=1"):
             TritonCheckerboardSampler(IsingModel(SquareLattice(4), 0.4), device="cpu")

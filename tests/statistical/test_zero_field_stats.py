@@ -35,7 +35,6 @@ import functools
 
 import numpy as np
 import pytest
-from test_checkerboard_stats import P_MIN, chi2_pvalue
 
 from kadanoff._rng import spawn
 from kadanoff.ising.exact import enumerate_model
@@ -57,6 +56,7 @@ from local_chains import (
     old_metropolis_sampler,
     old_torch_metropolis_sampler,
 )
+from sampler_checks import P_MIN, chi2_pvalue
 
 N_CHAINS = 50_000
 MODELS = {

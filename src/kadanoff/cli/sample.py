@@ -24,13 +24,35 @@ from typing import Any, NoReturn
 
 from .._rng import fresh_seed
 from ..ising.model import IsingModel, coupling_from
-from ..ising.samplers import ALGORITHMS, make_sampler, resolve_device
+from ..ising.samplers import ALGORITHMS, select_spec, specs_for
 from ..lattice import make_lattice
 from . import UsageError, check_output_folder
 
 __all__ = ["add_parser", "run"]
 
 _PROG = "kadanoff sample"
+
+
+def _algorithm_help() -> str:
+    """``--algorithm`` help from the registry: each name with its declared restrictions."""
+    parts = []
+    for name in ALGORITHMS:
+        caps = [s.capabilities for s in specs_for(name)]
+        lattices = {k for c in caps for k in c.lattices}
+        notes = [] if any(c.field for c in caps) else ["zero field"]
+        if lattices == {"chain"}:
+            notes.append("1d only")
+        elif lattices == {"square"}:
+            notes.append("2d only")
+        if all(c.independent for c in caps):
+            notes.append("independent draws")
+        if any("cuda" in c.devices for c in caps):
+            notes.append("cuda too")
+        parts.append(name + (f" ({', '.join(notes)})" if notes else ""))
+    return (
+        f"sampler: {', '.join(parts)} (default: exact for 1d, wolff for 2d at zero field, "
+        "else metropolis)"
+    )
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -50,11 +72,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--T", type=float, help="temperature, K = 1/T (give --K or --T)")
     p.add_argument("--field", type=float, default=0.0, help="uniform field (default 0)")
     p.add_argument("--samples", type=int, help="number of configurations to save (required)")
-    p.add_argument(
-        "--algorithm",
-        choices=ALGORITHMS,
-        help="sampler (default: exact for 1d, wolff for 2d at zero field, else metropolis)",
-    )
+    p.add_argument("--algorithm", choices=ALGORITHMS, help=_algorithm_help())
     p.add_argument("--seed", type=int, help="root seed (default: drawn at random and recorded)")
     p.add_argument(
         "--device", default="cpu", help="cpu (default), cuda or auto (cuda for local rules)"
@@ -138,11 +156,13 @@ def _check_memory(
 
     The dataset holds ``samples x sites`` int8 spins, and is copied once when returned.
     """
-    from ..ising.dataset import DEFAULT_CHAINS
+    from ..ising.dataset import default_chains
 
     sites = size if lattice == "1d" else size * size
-    key = "exact" if algorithm == "exact" else ("cpu" if device == "cpu" else "cuda")
-    n_chains = min(chains or DEFAULT_CHAINS[key], samples)
+    specs = specs_for(algorithm)
+    caps = specs[0].capabilities if specs else None
+    # "auto" may mean CUDA: assume its (larger) default, as this is a lower bound
+    n_chains = min(chains or default_chains(caps, "cpu" if device == "cpu" else "cuda"), samples)
     need = 2 * samples * sites + sites * (n_chains * _BYTES_PER_CHAIN_SITE + _BYTES_PER_SITE)
     have = _available_memory()
     if have is not None and need > have:
@@ -187,8 +207,8 @@ def _plan(args: argparse.Namespace) -> _Plan:
     _check_memory(lattice, size, samples, args.chains, algorithm, args.device)
 
     model = IsingModel(make_lattice(lattice, size), coupling_from(K=args.K, T=args.T), args.field)
-    device = resolve_device(algorithm, model, args.device)
-    make_sampler(algorithm, model, device=device)  # any remaining incompatibility, up front
+    spec, device = select_spec(algorithm, model, device=args.device)
+    spec.build(model, device=device)  # any remaining incompatibility, up front
 
     seed, drawn = args.seed, False
     if seed is None:

@@ -3,7 +3,8 @@
 :func:`generate_dataset` runs ``n_chains`` independent Markov chains of one sampler and
 saves configurations far enough apart to be effectively independent:
 
-1. **warm-up**: ``MIN_THERMALIZATION`` sweeps from a random (hot) start (none for the
+1. **warm-up**: ``MIN_THERMALIZATION`` sweeps from a random (hot) start (none for a
+   sampler whose registered capabilities say its draws are independent, such as the
    exact chain sampler), or ``thermalization`` sweeps when given;
 2. **pilot**: the chains go on for ``PILOT_SWEEPS`` sweeps recording the energy ``H`` and
    ``|m|`` after every sweep; the integrated autocorrelation times ``tau_E`` and
@@ -13,7 +14,7 @@ saves configurations far enough apart to be effectively independent:
 3. **more thermalization** (automatic mode only) until the chains have done at least
    ``max(MIN_THERMALIZATION, 20 max(tau))`` sweeps in all;
 4. **production**: the thinning interval is ``ceil(2 max(tau_E, tau_|m|))`` sweeps unless
-   ``thin`` is given (1 for the exact sampler, whose draws are independent); each round
+   ``thin`` is given (1 for a sampler of independent draws); each round
    advances every chain by that many sweeps and saves every chain. The times are measured
    again on the saved series (they should be about 1) and give the effective sample size
    ``n_samples / max(tau_saved)``.
@@ -43,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from .._rng import SeedLike, _seed_sequence
+from .._rng import SeedLike, seed_sequence
 from ..io import FileFormatError, environment_info, read_npz, to_json, write_npz
 from ..lattice import make_lattice
 from . import _chains
@@ -54,7 +55,7 @@ from ._chains import (
     ChainRun,
 )
 from .model import IsingModel
-from .samplers import LOCAL_ALGORITHMS, Sampler, make_sampler, resolve_device
+from .samplers import Capabilities, Sampler, capabilities_of, select_spec
 
 __all__ = [
     "Dataset",
@@ -63,6 +64,7 @@ __all__ = [
     "load_dataset",
     "checkpoint_path",
     "checkpoint_seed",
+    "default_chains",
     "FORMAT",
     "FORMAT_VERSION",
 ]
@@ -72,8 +74,17 @@ FORMAT = "kadanoff.ising.dataset"
 #: newest dataset file version this module reads and the one it writes
 FORMAT_VERSION = 1
 
-#: default numbers of chains (fixed, so results do not depend on the machine)
-DEFAULT_CHAINS = {"cpu": 16, "cuda": 512, "exact": 256}
+#: default numbers of chains (fixed, so results do not depend on the machine); samplers
+#: of independent draws (``Capabilities.independent``) get their own default
+DEFAULT_CHAINS = {"cpu": 16, "cuda": 512, "independent": 256}
+
+
+def default_chains(capabilities: Capabilities | None, device: str) -> int:
+    """The default number of chains for a sampler with ``capabilities`` on ``device``."""
+    if capabilities is not None and capabilities.independent:
+        return DEFAULT_CHAINS["independent"]
+    return DEFAULT_CHAINS["cuda" if device.startswith("cuda") else "cpu"]
+
 
 _REQUIRED_META = (
     "format",
@@ -211,15 +222,15 @@ def generate_dataset(
     device : str
         ``"cpu"``, ``"cuda"`` or ``"auto"`` (see :func:`~kadanoff.ising.samplers.make_sampler`).
     n_chains : int, optional
-        Independent chains (default 16 on CPU, 512 on CUDA, 256 for the exact sampler,
-        never more than ``n_samples``).
+        Independent chains (default 16 on CPU, 512 on CUDA, 256 for a sampler of
+        independent draws such as the exact one, never more than ``n_samples``).
     thermalization : int, optional
         Warm-up sweeps before the pilot; default automatic (at least
         ``max(100, 20 tau)`` sweeps in all).
     thin : int, optional
         Sweeps between saved configurations; default ``ceil(2 max(tau_E, tau_|m|))``.
     pilot_sweeps : int, optional
-        Initial pilot length (default 200, 100 for the exact sampler).
+        Initial pilot length (default 200, 100 for a sampler of independent draws).
     progress : bool
         Show tqdm progress bars (only when stderr is a terminal).
     checkpoint : path, optional
@@ -248,20 +259,20 @@ def generate_dataset(
             raise ValueError("the sampler given as `algorithm` was built for a different model")
         name = sampler.name or type(sampler).__name__
         dev = str(getattr(sampler, "device", "cpu"))
+        caps = capabilities_of(sampler)  # None for a sampler class that is not registered
     else:
-        dev = resolve_device(algorithm, model, device)
-        sampler = make_sampler(algorithm, model, device=dev)
-        name = algorithm
-    exact = name == "exact"
+        spec, dev = select_spec(algorithm, model, device=device)
+        sampler = spec.build(model, device=dev)
+        name, caps = algorithm, spec.capabilities
+    independent = caps is not None and caps.independent
     if n_chains is None:
-        key = "exact" if exact else ("cuda" if dev.startswith("cuda") else "cpu")
-        n_chains = DEFAULT_CHAINS[key]
+        n_chains = default_chains(caps, dev)
     n_chains = min(n_chains, n_samples)
     if pilot_sweeps is None:
-        pilot_sweeps = 100 if exact else PILOT_SWEEPS
-    min_therm = 0 if exact else MIN_THERMALIZATION
+        pilot_sweeps = 100 if independent else PILOT_SWEEPS
+    min_therm = 0 if independent else MIN_THERMALIZATION
 
-    root = _seed_sequence(seed)
+    root = seed_sequence(seed)
     seed_record = int(seed) if isinstance(seed, (int, np.integer)) else None
     config = _jsonable(
         {
@@ -293,10 +304,10 @@ def generate_dataset(
         run.warm_up(min_therm if thermalization is None else thermalization)  # 1.
         if thin is None or thermalization is None:
             run.pilot(pilot_sweeps)  # 2.
-        if thermalization is None and not exact:
+        if thermalization is None and not independent:
             run.extra(min_therm)  # 3.
         if thin is None:
-            thin = 1 if exact else max(1, math.ceil(THIN_TAUS * run.tau_max))
+            thin = 1 if independent else max(1, math.ceil(THIN_TAUS * run.tau_max))
         run.produce(thin)  # 4.
 
     # saved-series autocorrelation (per chain over rounds, averaged)
@@ -306,9 +317,13 @@ def generate_dataset(
     if run.n_rounds >= 2:
         saved_tau_e, saved_tau_m = _mean_tau(run.saved_e), _mean_tau(run.saved_m)
         ess = n_samples / max(saved_tau_e, saved_tau_m)
-    # acceptance for local rules (cluster samplers count clusters as "attempted")
+    # acceptance where the sampler reports single-spin updates (cluster samplers count
+    # clusters as "attempted"); for an unregistered sampler, judged from what it reported
     counters = run.counters
-    local = name in LOCAL_ALGORITHMS or (counters.n_clusters == 0 and counters.attempted > 0)
+    if caps is not None:
+        local = "acceptance" in caps.reports
+    else:
+        local = counters.n_clusters == 0 and counters.attempted > 0
     meta = _jsonable(
         {
             "format": FORMAT,

@@ -54,7 +54,7 @@ import numpy as np
 import torch
 from numba import njit
 
-from .._rng import SeedLike, _seed_sequence, fresh_seed, torch_generator
+from .._rng import SeedLike, fresh_seed, seed_sequence, torch_generator
 from ..kernels.counter_hash import GOLDEN as _GOLDEN
 from ..kernels.counter_hash import U32 as _U32
 from ..kernels.counter_hash import hash32 as _hash32
@@ -962,7 +962,7 @@ def _child(ss: np.random.SeedSequence, *key: int) -> np.random.SeedSequence:
 
 
 def _as_seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
-    return _seed_sequence(seed)
+    return seed_sequence(seed)
 
 
 # ----------------------------------------------------------------------------- metrics

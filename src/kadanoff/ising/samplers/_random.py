@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..._rng import SeedLike, _seed_sequence
+from ..._rng import SeedLike, seed_sequence
 
 __all__ = [
     "seed_states",
@@ -51,7 +51,7 @@ def seed_states(seed: SeedLike, n_streams: int) -> np.ndarray:
     """
     if n_streams < 0:
         raise ValueError(f"cannot make a negative number ({n_streams}) of random streams")
-    out = _seed_sequence(seed).generate_state(4 * n_streams, dtype=np.uint64)
+    out = seed_sequence(seed).generate_state(4 * n_streams, dtype=np.uint64)
     out = out.reshape(n_streams, 4)
     zero = ~out.any(axis=1)  # the all-zero state is the one fixed point; never in practice
     out[zero, 0] = np.uint64(0x9E3779B97F4A7C15)

@@ -99,7 +99,8 @@ from ...kernels.counter_hash import (
 )
 from ...lattice import Chain, SquareLattice
 from ..model import IsingModel
-from .base import Sampler, SweepInfo
+from .base import ChainState, Sampler, SweepInfo, check_count
+from .registry import Capabilities, register_sampler
 
 __all__ = [
     "MetropolisSampler",
@@ -407,23 +408,24 @@ class LocalSampler(Sampler):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model!r})"
 
-    def run(
-        self,
-        spins: np.ndarray,
-        n_sweeps: int = 1,
-        *,
-        seed: SeedLike = None,
-        work_split: str = "auto",
-    ) -> tuple[np.ndarray, SweepInfo]:
-        """Advance every chain by ``n_sweeps`` sweeps.
+    def _start_rng(self, n_chains: int, seed: SeedLike) -> np.ndarray:
+        """``[key, sweep counter]``, uint64: the counter-based RNG's whole state."""
+        return np.array([kernel_key(seed), 0], dtype=np.uint64)
+
+    def advance(
+        self, state: ChainState, n_sweeps: int, *, work_split: str = "auto"
+    ) -> tuple[ChainState, SweepInfo]:
+        """``n_sweeps`` sweeps from sweep ``state.rng[1]`` with key ``state.rng[0]``.
+
+        Called by ``run(state, n_sweeps, work_split=...)``; ``run(spins, n_sweeps,
+        seed=...)`` starts at sweep 0 with ``key = kernel_key(seed)``. Sweep ``t`` of chain
+        ``b`` uses the hash of ``(key, b, t, site)``, so two calls of ``n`` sweeps equal one
+        of ``2 n`` bit for bit.
 
         Parameters
         ----------
-        spins : ndarray, shape ``(n_chains, *model.shape)``, ±1
-            Not modified.
+        state : ChainState
         n_sweeps : int
-        seed : int, SeedSequence or Generator
-            Turned into the 64-bit key of the counter-based RNG.
         work_split : {"auto", "chain", "row"}
             Parallel work items of the even-2D kernel: whole chains, or ``(chain, row)``
             pairs per half-sweep (better for fewer chains than threads). The result does
@@ -431,24 +433,21 @@ class LocalSampler(Sampler):
 
         Returns
         -------
-        spins : ndarray, int8, shape ``(n_chains, *model.shape)``
+        state : ChainState
         info : SweepInfo
             ``attempted = n_chains * n_sites * n_sweeps``; ``flipped`` counts spins that
             changed; ``accepted`` equals ``flipped`` for Metropolis and ``attempted`` for
             heat-bath (which always accepts its draw).
         """
-        if isinstance(n_sweeps, bool) or not isinstance(n_sweeps, (int, np.integer)):
-            raise TypeError(f"n_sweeps must be an integer, got {n_sweeps!r}")
-        if n_sweeps < 0:
-            raise ValueError(f"n_sweeps must be >= 0, got {n_sweeps}")
+        n_sweeps = check_count(n_sweeps)
         if work_split not in ("auto", "chain", "row"):
             raise ValueError(f"work_split must be 'auto', 'chain' or 'row', got {work_split!r}")
-        s = self.check_state(spins)
-        key = kernel_key(seed)
+        s = self.check_chain_state(state, (2,))
+        key, t0 = np.uint64(state.rng[0]), int(state.rng[1])
         B = s.shape[0]
         flips = np.zeros(B, dtype=np.int64)
         if n_sweeps == 0:
-            return s.copy(), SweepInfo()
+            return ChainState(s.copy(), state.rng.copy(), state.kind, state.sweeps), SweepInfo()
         if self._packed_2d:
             packed = _pack(s)
             if work_split == "auto":
@@ -456,7 +455,7 @@ class LocalSampler(Sampler):
                 work_split = "chain" if (B % nt == 0 or B >= 4 * nt) else "row"
             kernel = _sweeps_2d_by_chain if work_split == "chain" else _sweeps_2d_by_row
             L = s.shape[1]
-            kernel(packed.reshape(-1), B, L, self._table, key, 0, int(n_sweeps), flips)
+            kernel(packed.reshape(-1), B, L, self._table, key, t0, n_sweeps, flips)
             out = _unpack(packed)
         else:
             out = np.array(s.reshape(B, -1), dtype=np.int8, order="C")
@@ -469,17 +468,30 @@ class LocalSampler(Sampler):
                 self._n_rows,
                 self._table,
                 key,
-                0,
-                int(n_sweeps),
+                t0,
+                n_sweeps,
                 flips,
             )
             out = out.reshape(s.shape)
-        attempted = B * self.model.n_sites * int(n_sweeps)
+        attempted = B * self.model.n_sites * n_sweeps
         flipped = int(flips.sum())
         accepted = flipped if self.rule == "metropolis" else attempted
-        return out, SweepInfo(int(n_sweeps), attempted, accepted, flipped)
+        rng = np.array([key, t0 + n_sweeps], dtype=np.uint64)
+        new = ChainState(out, rng, state.kind, state.sweeps + n_sweeps)
+        return new, SweepInfo(n_sweeps, attempted, accepted, flipped)
 
 
+@register_sampler(
+    "metropolis",
+    capabilities=Capabilities(
+        field=True,
+        lattices=("chain", "square"),
+        odd_sizes=True,
+        devices=("cpu",),
+        reports=("acceptance", "flipped"),
+    ),
+    rank=10,
+)
 class MetropolisSampler(LocalSampler):
     """Metropolis single-spin flips, checkerboard sweep (sequential for odd sizes).
 
@@ -493,6 +505,17 @@ class MetropolisSampler(LocalSampler):
         super().__init__(model, "metropolis")
 
 
+@register_sampler(
+    "heatbath",
+    capabilities=Capabilities(
+        field=True,
+        lattices=("chain", "square"),
+        odd_sizes=True,
+        devices=("cpu",),
+        reports=("acceptance", "flipped"),
+    ),
+    rank=20,
+)
 class HeatBathSampler(LocalSampler):
     """Heat-bath (Glauber / Gibbs) single-spin updates, checkerboard sweep."""
 

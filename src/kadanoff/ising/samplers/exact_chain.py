@@ -13,17 +13,22 @@ With the symmetric transfer matrix ``T[a, b] = exp(K a b + field (a + b) / 2)``
 Matrix powers are rescaled after each product, which leaves every conditional unchanged
 and avoids overflow. The input state is ignored: every call returns fresh, exactly
 Boltzmann-distributed, mutually independent samples.
+
+Chain state: the words of one PCG64 generator (``rng`` of shape ``(6,)`` uint64: state and
+increment, high and low halves, then numpy's buffered-uint32 flag and value). A sweep is
+one draw of ``n_chains x n`` uniforms, so ``run(state, n)`` skips ``n - 1`` draws
+(``PCG64.advance``) and returns the ``n``-th: the same as ``n`` single sweeps.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..._rng import SeedLike, make_rng
+from ..._rng import SeedLike, make_rng, seed_sequence
 from ...lattice import Chain
 from ..model import IsingModel
-from .base import Sampler, SweepInfo
-from .wolff import _check_sweeps
+from .base import ChainState, Sampler, SweepInfo, check_count
+from .registry import Capabilities, register_sampler
 
 __all__ = ["ExactChainSampler"]
 
@@ -45,13 +50,48 @@ def _scaled_powers(t: np.ndarray, kmax: int) -> np.ndarray:
     return out
 
 
+_M64 = (1 << 64) - 1
+
+
+def _pcg_words(bg: np.random.PCG64) -> np.ndarray:
+    st = bg.state
+    s, inc = int(st["state"]["state"]), int(st["state"]["inc"])
+    words = [s >> 64, s & _M64, inc >> 64, inc & _M64, int(st["has_uint32"]), int(st["uinteger"])]
+    return np.array(words, dtype=np.uint64)
+
+
+def _pcg_from_words(words: np.ndarray) -> np.random.PCG64:
+    w = [int(x) for x in words]
+    bg = np.random.PCG64()
+    bg.state = {
+        "bit_generator": "PCG64",
+        "state": {"state": (w[0] << 64) | w[1], "inc": (w[2] << 64) | w[3]},
+        "has_uint32": w[4],
+        "uinteger": w[5],
+    }
+    return bg
+
+
+@register_sampler(
+    "exact",
+    capabilities=Capabilities(
+        field=True,
+        lattices=("chain",),
+        odd_sizes=True,
+        devices=("cpu",),
+        independent=True,
+        reports=("flipped",),
+    ),
+    rank=50,
+)
 class ExactChainSampler(Sampler):
     """Exact, independent samples of a 1D Ising ring or open chain (field allowed).
 
     Every call to :meth:`run` with ``n_sweeps >= 1`` returns one fresh exact sample per
     chain, whatever the input state and ``n_sweeps`` (a chain of independent draws has
-    the same law after any number of steps, so only one is drawn); ``n_sweeps = 0``
-    returns the input unchanged.
+    the same law after any number of steps); ``n_sweeps = 0`` returns the input
+    unchanged. With a spins array and a seed only one draw is made; with a
+    :class:`ChainState` a sweep is one draw, so successive calls continue one stream.
 
     Parameters
     ----------
@@ -94,7 +134,10 @@ class ExactChainSampler(Sampler):
         """``n_samples`` independent exact samples, shape ``(n_samples, n)``, int8."""
         if n_samples < 0:
             raise ValueError(f"n_samples must be >= 0, got {n_samples}")
-        rng = make_rng(seed)
+        return self._draw(n_samples, make_rng(seed))
+
+    def _draw(self, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+        """:meth:`sample` from ``rng``: one block of ``n_samples x n`` uniforms."""
         n = self._n
         u = rng.random((n_samples, n))
         idx = np.empty((n_samples, n), dtype=np.intp)  # 0 <-> -1, 1 <-> +1
@@ -112,25 +155,43 @@ class ExactChainSampler(Sampler):
             idx[:, i] = u[:, i] * (w[:, 0] + w[:, 1]) < w[:, 1]
         return (2 * idx - 1).astype(np.int8)
 
-    def run(
-        self, spins: np.ndarray, n_sweeps: int = 1, *, seed: SeedLike = None
-    ) -> tuple[np.ndarray, SweepInfo]:
+    def _start_rng(self, n_chains: int, seed: SeedLike) -> np.ndarray:
+        return _pcg_words(np.random.PCG64(seed_sequence(seed)))
+
+    def advance(self, state: ChainState, n_sweeps: int) -> tuple[ChainState, SweepInfo]:
+        """``n_sweeps`` independent draws per chain; the state holds the last one."""
+        n_sweeps = check_count(n_sweeps)
+        s = self.check_chain_state(state, (6,))
+        if n_sweeps == 0:
+            return ChainState(s.copy(), state.rng.copy(), state.kind, state.sweeps), SweepInfo()
+        bg = _pcg_from_words(state.rng)
+        if n_sweeps > 1:  # the earlier draws are never seen: skip their uniforms
+            bg.advance((n_sweeps - 1) * s.shape[0] * self._n)
+        new = self._draw(s.shape[0], np.random.Generator(bg))
+        info = SweepInfo(n_sweeps=n_sweeps, flipped=int(np.count_nonzero(new != s)))
+        return ChainState(new, _pcg_words(bg), state.kind, state.sweeps + n_sweeps), info
+
+    def run(self, spins, n_sweeps=1, *, seed=None):  # type: ignore[override]
         """Replace every chain by a fresh exact sample (see the class docstring).
 
         Parameters
         ----------
-        spins : ndarray, shape ``(n_chains, n)``, ±1
-            Only its shape is used (and returned unchanged when ``n_sweeps = 0``).
+        spins : ChainState, or ndarray of shape ``(n_chains, n)``, ±1
+            A state continues its stream (``n_sweeps`` draws); of an array only the shape
+            is used (and it is returned unchanged when ``n_sweeps = 0``).
         n_sweeps : int
         seed : int, SeedSequence or Generator
+            Only with an array (a Generator is drawn from directly).
 
         Returns
         -------
-        spins : ndarray, shape ``(n_chains, n)``, int8
+        spins : ChainState, or ndarray of shape ``(n_chains, n)``, int8
         info : SweepInfo
             ``flipped`` counts the sites whose sign differs from the input.
         """
-        n_sweeps = _check_sweeps(n_sweeps)
+        if isinstance(spins, ChainState):
+            return super().run(spins, n_sweeps, seed=seed)
+        n_sweeps = check_count(n_sweeps)
         s = self.check_state(spins)
         if n_sweeps == 0:
             return s.copy(), SweepInfo()

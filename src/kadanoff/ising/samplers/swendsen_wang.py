@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..._rng import SeedLike
-from ._random import load_state, seed_states, store_state, xoshiro_next
+from ._random import load_state, store_state, xoshiro_next
 from .base import SweepInfo
-from .wolff import ClusterSampler, _bond, use_threads
+from .cluster import ClusterSampler, bond_open, use_threads
+from .registry import Capabilities, register_sampler
 
 __all__ = ["SwendsenWangSampler"]
 
@@ -55,15 +55,15 @@ def _label(s, seen, nbr, z, s0, new, thr_hi, thr_lo, stack, r0, r1, r2, r3):
         base = stack[top] * z
         t0 = top
         ra, r0, r1, r2, r3 = xoshiro_next(r0, r1, r2, r3)
-        b, r0, r1, r2, r3 = _bond(ra >> _S32, thr_hi, thr_lo, r0, r1, r2, r3)
+        b, r0, r1, r2, r3 = bond_open(ra >> _S32, thr_hi, thr_lo, r0, r1, r2, r3)
         top = _visit(s, seen, nbr[base], s0, delta, b, stack, top)
-        b, r0, r1, r2, r3 = _bond(ra & _LO32, thr_hi, thr_lo, r0, r1, r2, r3)
+        b, r0, r1, r2, r3 = bond_open(ra & _LO32, thr_hi, thr_lo, r0, r1, r2, r3)
         top = _visit(s, seen, nbr[base + 1], s0, delta, b, stack, top)
         if z == 4:
             rb, r0, r1, r2, r3 = xoshiro_next(r0, r1, r2, r3)
-            b, r0, r1, r2, r3 = _bond(rb >> _S32, thr_hi, thr_lo, r0, r1, r2, r3)
+            b, r0, r1, r2, r3 = bond_open(rb >> _S32, thr_hi, thr_lo, r0, r1, r2, r3)
             top = _visit(s, seen, nbr[base + 2], s0, delta, b, stack, top)
-            b, r0, r1, r2, r3 = _bond(rb & _LO32, thr_hi, thr_lo, r0, r1, r2, r3)
+            b, r0, r1, r2, r3 = bond_open(rb & _LO32, thr_hi, thr_lo, r0, r1, r2, r3)
             top = _visit(s, seen, nbr[base + 3], s0, delta, b, stack, top)
         size += top - t0
     return size, r0, r1, r2, r3
@@ -127,6 +127,17 @@ def _sw_serial(spins, nbr, z, thr_hi, thr_lo, n_sweeps, states, sizes, counts, o
         _sw_chain(spins, c, nbr, z, thr_hi, thr_lo, n_sweeps, states, sizes, counts, out, every)
 
 
+@register_sampler(
+    "sw",
+    capabilities=Capabilities(
+        field=False,
+        lattices=("chain", "square"),
+        odd_sizes=True,
+        devices=("cpu",),
+        reports=("cluster_sizes", "flipped"),
+    ),
+    rank=40,
+)
 class SwendsenWangSampler(ClusterSampler):
     """Swendsen-Wang cluster updates; one sweep relabels and re-flips every cluster.
 
@@ -150,11 +161,10 @@ class SwendsenWangSampler(ClusterSampler):
         return f"SwendsenWangSampler({self.model!r})"
 
     def _advance(
-        self, spins: np.ndarray, n_sweeps: int, n_out: int, seed: SeedLike
+        self, spins: np.ndarray, n_sweeps: int, n_out: int, states: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, SweepInfo]:
         flat = self._gauged_copy(spins)
         n_chains, n = flat.shape
-        states = seed_states(seed, n_chains)
         every = max(1, n_sweeps // n_out) if n_out else 1
         chunk = max(1, _BUFFER_ENTRIES // (n_chains * n))
         if n_out:

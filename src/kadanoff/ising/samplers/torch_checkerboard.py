@@ -10,8 +10,10 @@ is held as its even and odd sites. Sizes must be even.
 Random numbers come from a ``torch.Generator`` on the device (seeded through
 :func:`kadanoff._rng.torch_generator`): the same seed on the same device gives the same
 result, but the stream differs from the Numba kernel's counter-based one, so the two
-agree in distribution, not bit for bit. Probabilities are compared in float32 on CUDA
-(quantized to ``2**-24``) and float64 on the CPU; none is below the dtype's smallest
+agree in distribution, not bit for bit. The chain state carries the generator's state
+(``torch.Generator.get_state()`` as uint8 bytes), so successive calls continue its
+stream. Probabilities are compared in float32 on CUDA (quantized to ``2**-24``) and
+float64 on the CPU; none is below the dtype's smallest
 normal number, so no move is forbidden. The Metropolis table is that of
 :func:`.checkerboard.flip_probabilities`, which accepts a zero-energy-change move with
 probability 1/2 (accepting it always makes the sweep non-ergodic; see
@@ -25,8 +27,9 @@ import numpy as np
 from ..._rng import SeedLike, torch_generator
 from ...lattice import Chain, SquareLattice
 from ..model import IsingModel
-from .base import Sampler, SweepInfo
+from .base import ChainState, Sampler, SweepInfo, check_count
 from .checkerboard import RULES, flip_probabilities
+from .registry import Capabilities, register_sampler
 
 __all__ = ["TorchCheckerboardSampler"]
 
@@ -37,6 +40,32 @@ def _torch():
     return torch
 
 
+@register_sampler(
+    "metropolis",
+    capabilities=Capabilities(
+        field=True,
+        lattices=("chain", "square"),
+        odd_sizes=False,
+        devices=("cuda", "cpu"),
+        reports=("acceptance", "flipped"),
+    ),
+    options={"rule": "metropolis"},
+    priority=-10,
+    rank=10,
+)
+@register_sampler(
+    "heatbath",
+    capabilities=Capabilities(
+        field=True,
+        lattices=("chain", "square"),
+        odd_sizes=False,
+        devices=("cuda", "cpu"),
+        reports=("acceptance", "flipped"),
+    ),
+    options={"rule": "heatbath"},
+    priority=-10,
+    rank=20,
+)
 class TorchCheckerboardSampler(Sampler):
     """Checkerboard sampler on a torch device.
 
@@ -174,24 +203,34 @@ class TorchCheckerboardSampler(Sampler):
                 flips += half(S, c, generator)
         return self.from_sublattices(S), flips
 
-    def run(
-        self, spins: np.ndarray, n_sweeps: int = 1, *, seed: SeedLike = None
-    ) -> tuple[np.ndarray, SweepInfo]:
-        """Same contract as :meth:`LocalSampler.run`; numpy in, numpy out."""
+    @property
+    def state_kind(self) -> str:
+        return f"{type(self).__qualname__}[{self.rule}]@{self.device.type}"
+
+    def _start_rng(self, n_chains: int, seed: SeedLike) -> np.ndarray:
+        """The bytes of a ``torch.Generator`` on the device seeded from ``seed``."""
+        return torch_generator(seed, device=str(self.device)).get_state().numpy().copy()
+
+    def advance(self, state: ChainState, n_sweeps: int) -> tuple[ChainState, SweepInfo]:
+        """Same contract as :meth:`LocalSampler.advance`; numpy in, numpy out."""
         torch = _torch()
-        if isinstance(n_sweeps, bool) or not isinstance(n_sweeps, (int, np.integer)):
-            raise TypeError(f"n_sweeps must be an integer, got {n_sweeps!r}")
-        if n_sweeps < 0:
-            raise ValueError(f"n_sweeps must be >= 0, got {n_sweeps}")
-        s = self.check_state(spins)
+        n_sweeps = check_count(n_sweeps)
+        s = self.check_chain_state(state)
+        if state.rng.dtype != np.uint8 or state.rng.ndim != 1:
+            raise ValueError("corrupt chain state: rng must be the uint8 bytes of a generator")
         if n_sweeps == 0:
-            return s.copy(), SweepInfo()
-        g = torch_generator(seed, device=str(self.device))
+            return ChainState(s.copy(), state.rng.copy(), state.kind, state.sweeps), SweepInfo()
+        g = torch.Generator(device=str(self.device))
+        g.set_state(torch.from_numpy(state.rng.copy()))
         x = torch.as_tensor(s, device=self.device)
-        out, flips = self.run_tensor(x, int(n_sweeps), generator=g)
-        attempted = s.shape[0] * self.model.n_sites * int(n_sweeps)
+        out, flips = self.run_tensor(x, n_sweeps, generator=g)
+        attempted = s.shape[0] * self.model.n_sites * n_sweeps
         flips = int(flips)
         accepted = flips if self.rule == "metropolis" else attempted
-        return out.cpu().numpy().astype(np.int8), SweepInfo(
-            int(n_sweeps), attempted, accepted, int(flips)
+        new = ChainState(
+            out.cpu().numpy().astype(np.int8),
+            g.get_state().numpy().copy(),
+            state.kind,
+            state.sweeps + n_sweeps,
         )
+        return new, SweepInfo(n_sweeps, attempted, accepted, flips)

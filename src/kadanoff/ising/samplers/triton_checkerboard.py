@@ -35,7 +35,8 @@ from ...kernels.counter_hash import chain_key
 from ...lattice import SquareLattice
 from ..model import IsingModel
 from . import checkerboard as _cb
-from .base import Sampler, SweepInfo
+from .base import ChainState, Sampler, SweepInfo, check_count
+from .registry import Capabilities, register_sampler
 
 __all__ = [
     "TritonCheckerboardSampler",
@@ -76,6 +77,34 @@ def _kernels() -> Any:
     return _triton_kernel
 
 
+@register_sampler(
+    "metropolis",
+    capabilities=Capabilities(
+        field=True,
+        lattices=("square",),
+        odd_sizes=False,
+        devices=("cuda",),
+        reports=("acceptance", "flipped"),
+        requires=("triton",),
+    ),
+    options={"rule": "metropolis"},
+    priority=10,
+    rank=10,
+)
+@register_sampler(
+    "heatbath",
+    capabilities=Capabilities(
+        field=True,
+        lattices=("square",),
+        odd_sizes=False,
+        devices=("cuda",),
+        reports=("acceptance", "flipped"),
+        requires=("triton",),
+    ),
+    options={"rule": "heatbath"},
+    priority=10,
+    rank=20,
+)
 class TritonCheckerboardSampler(Sampler):
     """Checkerboard sampler as fused Triton kernels (see module docstring).
 
@@ -167,26 +196,26 @@ class TritonCheckerboardSampler(Sampler):
                 flips += per_prog.sum(dtype=torch.int64)
         return flips
 
-    def run(
-        self, spins: np.ndarray, n_sweeps: int = 1, *, seed: SeedLike = None
-    ) -> tuple[np.ndarray, SweepInfo]:
-        """Same contract as :meth:`.checkerboard.LocalSampler.run`; numpy in, numpy out.
+    def _start_rng(self, n_chains: int, seed: SeedLike) -> np.ndarray:
+        """``[key, sweep counter]`` (uint64), the Numba kernel's layout: the same seed gives the
+        Numba kernel's random numbers."""
+        return np.array([kernel_key(seed), 0], dtype=np.uint64)
 
-        ``seed`` gives the key as in the Numba kernel (``kernel_key(seed)``), so the same
-        seed gives the Numba kernel's random numbers.
-        """
+    def advance(self, state: ChainState, n_sweeps: int) -> tuple[ChainState, SweepInfo]:
+        """``n_sweeps`` sweeps from sweep ``state.rng[1]`` with key ``state.rng[0]``: two calls of
+        ``n`` equal one of ``2 n`` bit for bit (numpy in, numpy out; see :meth:`run_tensor`)."""
         import torch
 
-        if isinstance(n_sweeps, bool) or not isinstance(n_sweeps, (int, np.integer)):
-            raise TypeError(f"n_sweeps must be an integer, got {n_sweeps!r}")
-        if n_sweeps < 0:
-            raise ValueError(f"n_sweeps must be >= 0, got {n_sweeps}")
-        s = self.check_state(spins)
+        n_sweeps = check_count(n_sweeps)
+        s = self.check_chain_state(state, (2,))
+        key, t0 = np.uint64(state.rng[0]), int(state.rng[1])
         if n_sweeps == 0:
-            return s.copy(), SweepInfo()
+            return ChainState(s.copy(), state.rng.copy(), state.kind, state.sweeps), SweepInfo()
         x = torch.as_tensor(s, device=self.device).contiguous().clone()
-        flips = int(self.run_tensor(x, int(n_sweeps), key=kernel_key(seed)))
-        attempted = s.shape[0] * self.model.n_sites * int(n_sweeps)
+        flips = int(self.run_tensor(x, n_sweeps, key=key, t0=t0))
+        attempted = s.shape[0] * self.model.n_sites * n_sweeps
         accepted = flips if self.rule == "metropolis" else attempted
         out = x.cpu().numpy().astype(np.int8)
-        return out, SweepInfo(int(n_sweeps), attempted, accepted, flips)
+        rng = np.array([key, t0 + n_sweeps], dtype=np.uint64)
+        new = ChainState(out, rng, state.kind, state.sweeps + n_sweeps)
+        return new, SweepInfo(n_sweeps, attempted, accepted, flips)
