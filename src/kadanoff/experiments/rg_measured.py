@@ -23,6 +23,14 @@ NAME = "rg_measured"
 TITLE = "RG measured: Monte Carlo RG of the majority rule (2D Ising)"
 
 
+#: metrics a sweep report plots by default (e.g. the exponents against L)
+SWEEP_METRICS = (
+    "exponents.y_t.final",
+    "exponents.y_h.final",
+    "matching.K_c_best",
+)
+
+
 @dataclass(frozen=True)
 class Config:
     """Settings of the MCRG experiment (majority rule, random ties, b = 2)."""
@@ -99,6 +107,12 @@ def run(config: Config, folder: Path, *, device: str = "cpu", progress: bool = T
             "errors": [t[f"{q}_error"][i][-1] for i in ok],
             "exact": t["exact"],
         }
+        # the deepest unflagged step with the full operator set: one number per run (sweeps)
+        summary[q].update(
+            final_level=summary[q]["levels"][-1],
+            final=summary[q]["values"][-1],
+            final_error=summary[q]["errors"][-1],
+        )
     return {
         "exponents": summary,
         "margins": list(config.margins),
