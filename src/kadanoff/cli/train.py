@@ -110,7 +110,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--l2", type=float, help="L2 penalty on the weights")
     p.add_argument("--momentum", type=float, help="momentum (after the preset's initial epochs)")
     p.add_argument(
-        "--units", choices=_UNITS, metavar="UNITS", help="unit type, one of %(choices)s: ±1 or {0,1}"
+        "--units",
+        choices=_UNITS,
+        metavar="UNITS",
+        help="unit type, one of %(choices)s: ±1 or {0,1}",
     )
     p.add_argument("--dtype", help="training dtype, e.g. float64 (default float32)")
     p.add_argument("--device", help="cpu or cuda (default from the preset: cpu)")
