@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import UsageError
+from . import UsageError, check_output_folder
+from ._common import add_device_option, log_to_stderr, resolve_device, show_progress, user_input
+
+if TYPE_CHECKING:
+    from ..sweep.grid import Sweep
+
+#: library parameter names -> the flags that set them, in the library's messages
+_FLAGS = {"workers": "--workers", "threads": "--threads", "scheduler": "--scheduler"}
 
 EPILOG = """\
 values: a comma list (seed=1,2,3), a range start:stop:num with both ends (K=0.38:0.46:9,
@@ -41,7 +48,9 @@ def add_parser(subparsers) -> None:
         help="values of one config key; repeatable",
     )
     p.add_argument("--file", type=Path, help="a TOML or JSON sweep file")
-    p.add_argument("--preset", default=None, help="base config (default: quick)")
+    p.add_argument(
+        "--preset", default=None, help="base config, a preset of the experiment (default quick)"
+    )
     p.add_argument("--out", type=Path, help="folder for sweep.html and sweep.json (required)")
     p.add_argument(
         "--store", type=Path, default=None, help="folder of the points (default OUT/points)"
@@ -56,6 +65,7 @@ def add_parser(subparsers) -> None:
         help="compute threads per point (default cores // workers; 1 with --scheduler)",
     )
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="existing Dask scheduler")
+    add_device_option(p, "where each point computes (auto: cuda where available)")
     p.add_argument(
         "--metric",
         action="append",
@@ -68,9 +78,11 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..sweep.engine import check_options
     from ..sweep.grid import build_sweep, format_params, load_sweep_file, parse_set
 
-    spec = load_sweep_file(args.file) if args.file else {}
+    with user_input():  # an unreadable sweep file
+        spec = load_sweep_file(args.file) if args.file else {}
     experiment = args.experiment or spec.get("experiment")
     if not experiment:
         raise UsageError("name the experiment (e.g. kadanoff sweep fig3 ...) or give --file")
@@ -78,15 +90,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{args.file} sweeps {spec['experiment']!r} but the command names {args.experiment!r}"
         )
-    for name, v in (("--workers", args.workers), ("--threads", args.threads)):
-        if v is not None and v < 1:
-            raise UsageError(f"{name} must be at least 1, got {v}")
-    if args.scheduler and args.workers:
-        raise UsageError("--workers makes a local cluster; drop it when using --scheduler")
-    values = dict(spec.get("set", {})) | parse_set(args.sets)
-    preset = args.preset or spec.get("preset") or "quick"
-    sweep = build_sweep(experiment, values, preset=preset)
-    points = sweep.points()
+    with user_input(_FLAGS):
+        check_options(workers=args.workers, threads=args.threads, scheduler=args.scheduler)
+    device = resolve_device(args.device)
+    with user_input():  # unknown keys, values that do not fit, points that are no config
+        values = dict(spec.get("set", {})) | parse_set(args.sets)
+        preset = args.preset or spec.get("preset")
+        sweep = build_sweep(experiment, values, **({"preset": preset} if preset else {}))
+        points = sweep.points()
     if args.out is None and not args.dry_run:
         raise UsageError("give --out DIR, the folder for sweep.html, sweep.json and the points")
     if args.dry_run:
@@ -94,29 +105,38 @@ def run(args: argparse.Namespace) -> int:
             print(f"{p.key}  {format_params(p.params)}")
         print(f"{len(points)} points")
         return 0
+    check_output_folder(args.out)
+    return _run(sweep, args, device)
 
-    from ..sweep.engine import DaskMissing, require_dask, run_sweep
+
+def _run(sweep: Sweep, args: argparse.Namespace, device: str) -> int:
+    from ..sweep.engine import DaskMissing, SchedulerUnreachable, require_dask, run_sweep
+    from ..sweep.grid import format_params
 
     try:
         require_dask()
     except DaskMissing as e:
         raise UsageError(str(e)) from None
     t0 = time.perf_counter()
-    doc = run_sweep(
-        sweep,
-        args.out,
-        store=args.store,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        threads=args.threads,
-        metrics=args.metric,
-        progress=not args.quiet and sys.stderr.isatty(),
-        log=lambda *a: print(*a, file=sys.stderr),
-    )
+    try:
+        doc = run_sweep(
+            sweep,
+            args.out,
+            store=args.store,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            threads=args.threads,
+            device=device,
+            metrics=args.metric,
+            progress=show_progress(args),
+            log=log_to_stderr,
+        )
+    except SchedulerUnreachable as e:
+        raise UsageError(str(e)) from None
     c = doc["counts"]
     for pt in doc["points"]:
         if pt["status"] == "failed":
-            print(f"failed: {format_params(pt['params'])}: {pt['error']}", file=sys.stderr)
+            log_to_stderr(f"failed: {format_params(pt['params'])}: {pt['error']}")
     print(
         f"{doc['n_points']} points: {c['done']} computed, {c['cached']} already done, "
         f"{c['failed']} failed ({time.perf_counter() - t0:.0f} s)\n"
