@@ -23,6 +23,9 @@ __all__ = [
     "LazyChoices",
     "literal_values",
     "one_line_errors",
+    "add_command",
+    "add_repeatable",
+    "add_quiet",
     "help_values",
     "check_choice",
     "user_input",
@@ -75,6 +78,28 @@ def one_line_errors(parser: argparse.ArgumentParser, prog: str) -> argparse.Argu
 
     parser.error = error  # type: ignore[method-assign]
     return parser
+
+
+def add_command(
+    subparsers: Any, name: str, *, under: str = "kadanoff", **kwargs: Any
+) -> argparse.ArgumentParser:
+    """Register the subcommand ``under name`` (``help``, ``description``, ... as for
+    argparse), its bad arguments reported by :func:`one_line_errors`."""
+    return one_line_errors(subparsers.add_parser(name, **kwargs), f"{under} {name}")
+
+
+def add_repeatable(
+    parser: argparse.ArgumentParser, flag: str, metavar: str, help: str, **kwargs: Any
+) -> argparse.Action:
+    """An option that may be given several times; its value is the list (``None`` if never)."""
+    return parser.add_argument(
+        flag, action="append", default=None, metavar=metavar, help=f"{help}; repeatable", **kwargs
+    )
+
+
+def add_quiet(parser: argparse.ArgumentParser, help: str = "no progress bars") -> argparse.Action:
+    """``--quiet``; see :func:`show_progress`."""
+    return parser.add_argument("--quiet", action="store_true", help=help)
 
 
 def help_values(action: argparse.Action, **values: Sequence[str]) -> argparse.Action:

@@ -23,10 +23,11 @@ from typing import Any
 from . import UsageError
 from ._common import (
     LazyChoices,
+    add_command,
     add_device_option,
+    add_quiet,
     check_choice,
     help_values,
-    one_line_errors,
     show_progress,
     user_input,
 )
@@ -60,14 +61,17 @@ def _add_rule(p: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``rg exponents`` and ``rg couplings`` (imports nothing heavy: --help stays fast)."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "rg",
         help="Monte Carlo RG: critical exponents and renormalized couplings",
         description="Monte Carlo renormalization group (Swendsen 1979) for block-spin rules.",
     )
     sub = p.add_subparsers(dest="rg_command", metavar="{exponents,couplings}")
-    e = sub.add_parser(
+    e = add_command(
+        sub,
         "exponents",
+        under="kadanoff rg",
         help="y_t and y_h from the linearized RG matrix T = G^-1 F",
         description="Sample the 2D Ising model with a cluster algorithm, coarse-grain every "
         "configuration level by level, and print the y_t / y_h tables by level and number of "
@@ -89,9 +93,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, help="root seed (default: drawn and recorded)")
     add_device_option(e, "the cluster samplers and MCRG kernels run on the CPU only")
     e.add_argument("--out", required=True, help="output folder")
-    e.add_argument("--quiet", action="store_true", help="no progress bar")
-    c = sub.add_parser(
+    add_quiet(e, "no progress bar")
+    c = add_command(
+        sub,
         "couplings",
+        under="kadanoff rg",
         help="renormalized couplings of a dataset's coarse levels (pseudo-likelihood)",
         description="Coarse-grain the configurations of a kadanoff dataset (kadanoff sample) "
         "level by level and estimate the couplings of each level by pseudo-likelihood.",
@@ -104,8 +110,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     c.add_argument("--blocks", type=int, default=50, help="blocks for the error bars")
     c.add_argument("--seed", type=int, help="seed of the random tie-breaks (default: drawn)")
     c.add_argument("--out", required=True, help="output folder")
-    for q, prog in ((p, "kadanoff rg"), (e, "kadanoff rg exponents"), (c, "kadanoff rg couplings")):
-        one_line_errors(q, prog)
     return p
 
 

@@ -26,11 +26,9 @@ from ..ising.model import IsingModel, coupling_from
 from ..ising.samplers import ALGORITHMS, select_spec, specs_for
 from ..lattice import make_lattice
 from . import UsageError, check_output_folder
-from ._common import add_device_option, one_line_errors, user_input
+from ._common import add_command, add_device_option, add_quiet, user_input
 
 __all__ = ["add_parser", "run"]
-
-_PROG = "kadanoff sample"
 
 
 def _algorithm_help() -> str:
@@ -57,7 +55,8 @@ def _algorithm_help() -> str:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``sample`` on the dispatcher's subparsers."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "sample",
         help="draw equilibrium Ising configurations into a .npz dataset",
         description=(
@@ -82,8 +81,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--out", help="output file, must end in .npz (required)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
-    p.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
-    return one_line_errors(p, _PROG)
+    add_quiet(p, "no progress bars and no summary")
+    return p
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,19 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import UsageError, check_output_folder
-from ._common import add_device_option, log_to_stderr, resolve_device, show_progress, user_input
+from ._common import (
+    add_command,
+    add_device_option,
+    add_quiet,
+    add_repeatable,
+    log_to_stderr,
+    resolve_device,
+    show_progress,
+    user_input,
+)
 
 if TYPE_CHECKING:
     from ..sweep.grid import Sweep
@@ -28,8 +37,10 @@ examples:
 """
 
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``sweep`` on the dispatcher's subparsers."""
+    p = add_command(
+        subparsers,
         "sweep",
         help="scan experiment settings on a Dask cluster (resumable, with a report)",
         description="Run every combination of the given config values of an experiment, one "
@@ -40,13 +51,7 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("experiment", nargs="?", help="a registered experiment (e.g. fig3)")
-    p.add_argument(
-        "--set",
-        action="append",
-        dest="sets",
-        metavar="KEY=VALUES",
-        help="values of one config key; repeatable",
-    )
+    add_repeatable(p, "--set", "KEY=VALUES", "values of one config key", dest="sets")
     p.add_argument("--file", type=Path, help="a TOML or JSON sweep file")
     p.add_argument(
         "--preset", default=None, help="base config, a preset of the experiment (default quick)"
@@ -66,15 +71,15 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="existing Dask scheduler")
     add_device_option(p, "where each point computes (auto: cuda where available)")
-    p.add_argument(
+    add_repeatable(
+        p,
         "--metric",
-        action="append",
-        default=None,
-        metavar="PATTERN",
-        help="metric to plot, a glob on dotted names (e.g. 'receptive_fields.l1.*'); repeatable",
+        "PATTERN",
+        "metric to plot, a glob on dotted names (e.g. 'receptive_fields.l1.*')",
     )
     p.add_argument("--dry-run", action="store_true", help="list the points and stop")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(p, "no progress bar")
+    return p
 
 
 def run(args: argparse.Namespace) -> int:

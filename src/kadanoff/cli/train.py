@@ -22,11 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from . import UsageError, check_output_folder
-from ._common import LazyChoices, help_values, literal_values, one_line_errors, user_input
+from ._common import (
+    LazyChoices,
+    add_command,
+    add_quiet,
+    help_values,
+    literal_values,
+    user_input,
+)
 
 __all__ = ["add_parser", "run"]
-
-_PROG = "kadanoff train"
 
 
 def _presets() -> Any:
@@ -76,7 +81,8 @@ def __getattr__(name: str) -> Any:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``train`` on the dispatcher's subparsers."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "train",
         help="train an RBM or a deep belief network on a dataset",
         description=(
@@ -133,8 +139,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "%(choices)s (default %(default)s)",
     )
     p.add_argument("--seed", type=int, help="root seed (default: drawn at random and recorded)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
-    return one_line_errors(p, _PROG)
+    add_quiet(p, "no progress bars and no summary")
+    return p
 
 
 def _parse_hidden(text: str) -> list[int]:
