@@ -98,23 +98,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     mod = importlib.import_module(COMMANDS[args.command])
+    prog = getattr(args, "_prog", f"kadanoff {args.command}")  # "kadanoff rg exponents"
     try:
         return int(mod.run(args) or 0)
     except (UsageError, ValueError) as e:
         if not isinstance(e, UsageError) and args.command not in LEGACY_VALUE_ERRORS:
             raise  # not bad input (that is a UsageError by now): a bug, keep its traceback
-        print(f"kadanoff {args.command}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # files and folders: one line naming the path, no traceback
-        print(f"kadanoff {args.command}: error: {describe_os_error(e)}", file=sys.stderr)
+        print(f"{prog}: error: {describe_os_error(e)}", file=sys.stderr)
         return 2
     except MemoryError as e:
         print(
-            f"kadanoff {args.command}: error: not enough memory ({e or 'allocation failed'}): "
+            f"{prog}: error: not enough memory ({e or 'allocation failed'}): "
             "ask for less (fewer samples or chains, a smaller system)",
             file=sys.stderr,
         )
         return 2
     except KeyboardInterrupt:
-        print(f"kadanoff {args.command}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130

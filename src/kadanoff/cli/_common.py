@@ -84,8 +84,12 @@ def add_command(
     subparsers: Any, name: str, *, under: str = "kadanoff", **kwargs: Any
 ) -> argparse.ArgumentParser:
     """Register the subcommand ``under name`` (``help``, ``description``, ... as for
-    argparse), its bad arguments reported by :func:`one_line_errors`."""
-    return one_line_errors(subparsers.add_parser(name, **kwargs), f"{under} {name}")
+    argparse), its bad arguments reported by :func:`one_line_errors`; its errors at run time
+    are reported under the same name (``args._prog``)."""
+    prog = f"{under} {name}"
+    parser = one_line_errors(subparsers.add_parser(name, **kwargs), prog)
+    parser.set_defaults(_prog=prog)
+    return parser
 
 
 def add_repeatable(

@@ -223,7 +223,7 @@ def _exponents(args: argparse.Namespace) -> int:
         _print_table(t)
     info = {
         "command": "kadanoff rg exponents",
-        "args": {k: v for k, v in vars(args).items() if k not in ("func",)},
+        "args": {k: v for k, v in vars(args).items() if not k.startswith("_")},
         "seed": seed,
         **res.meta,
         "measured_configs": res.moments.n_configs,
