@@ -132,3 +132,13 @@ def test_help_lists_the_librarys_rules_and_samplers(capsys):
         out = " ".join(capsys.readouterr().out.split())
         for n in names:
             assert f"{', '.join(n)} (default {n[0]})" in out, out
+
+
+def test_couplings_default_to_the_librarys(tmp_path, capsys, dataset):
+    from kadanoff.rg.mcrg_couplings import DEFAULT_COUPLINGS
+
+    argv = ["rg", "couplings", "--data", str(dataset), "--levels", "1", "--seed", "2",
+            "--out", str(tmp_path / "c")]  # fmt: skip
+    assert _call(argv) == 0
+    res = json.loads((tmp_path / "c" / "couplings.json").read_text())
+    assert res["couplings"] == list(DEFAULT_COUPLINGS) and res["coarse_sides"] == [16, 8]

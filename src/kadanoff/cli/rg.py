@@ -47,9 +47,23 @@ def _samplers() -> tuple[str, ...]:
     return SAMPLERS
 
 
+def _operators() -> tuple[str, ...]:
+    from ..rg.mcrg_operators import BASIS
+
+    return tuple(op.name for op in BASIS)
+
+
+def _default_couplings() -> tuple[str, ...]:
+    from ..rg.mcrg_couplings import DEFAULT_COUPLINGS
+
+    return DEFAULT_COUPLINGS
+
+
 #: the library's names, read when checked or shown (the modules import Numba)
 _RULES = LazyChoices(_rules)
 _SAMPLERS = LazyChoices(_samplers)
+_OPERATORS = LazyChoices(_operators)
+_DEFAULT_COUPLINGS = LazyChoices(_default_couplings)
 
 
 def _add_rule(p: argparse.ArgumentParser) -> None:
@@ -83,7 +97,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     e.add_argument("--b", type=int, default=2, help="scale factor (default 2)")
     e.add_argument("--levels", type=int, default=3, help="RG steps (default 3)")
     e.add_argument("--samples", type=int, default=20_000, help="measured configurations")
-    e.add_argument("--operators", help="comma-separated operator names (default: all)")
+    ops = e.add_argument("--operators", help="comma-separated, of %(names)s (default: all)")
+    help_values(ops, names=_OPERATORS)
     sampler = e.add_argument(
         "--sampler", default="wolff", help="cluster sampler: %(names)s (default %(default)s)"
     )
@@ -106,7 +121,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     _add_rule(c)
     c.add_argument("--b", type=int, default=2, help="scale factor (default 2)")
     c.add_argument("--levels", type=int, default=2, help="RG steps (default 2)")
-    c.add_argument("--couplings", default="nn,nnn,3nn,plaquette,field", help="names to fit")
+    couplings = c.add_argument(
+        "--couplings", help="comma-separated names to fit (default %(names)s)"
+    )
+    help_values(couplings, names=_DEFAULT_COUPLINGS)
     c.add_argument("--blocks", type=int, default=50, help="blocks for the error bars")
     c.add_argument("--seed", type=int, help="seed of the random tie-breaks (default: drawn)")
     c.add_argument("--out", required=True, help="output folder")
@@ -262,7 +280,10 @@ def _couplings(args: argparse.Namespace) -> int:
         raise UsageError(f"--data must hold 2D L x L configurations, got shape {spins.shape}")
     L = spins.shape[1]
     _levels_check(L, args.b, args.levels)
-    names = [x.strip() for x in args.couplings.split(",") if x.strip()]
+    if args.couplings is None:
+        names = list(_DEFAULT_COUPLINGS)
+    else:
+        names = [x.strip() for x in args.couplings.split(",") if x.strip()]
     with user_input():  # unknown coupling names, or ones the data's lattice cannot carry
         CouplingBasis.square(L, names)
     if args.blocks < 2 or args.blocks > len(spins):
