@@ -226,3 +226,22 @@ def test_a_value_error_from_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
     monkeypatch.setattr("kadanoff.sweep.engine.run_sweep", bug)
     with pytest.raises(ValueError, match="a bug deep in the engine"):
         main(["sweep", "fig2", "--set", "seed=1", "--out", str(tmp_path), "--quiet"])
+
+
+def test_device_with_a_scheduler_is_the_workers(capsys, tmp_path, monkeypatch):
+    """With --scheduler this machine's CUDA says nothing about the workers': cuda passes, auto
+    (decided here) is refused."""
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("kadanoff.ising.samplers.cuda_available", lambda: False)
+    seen = {}
+
+    def fake_run_sweep(sweep, out, **kwargs):
+        seen.update(kwargs)
+        return {"counts": {"done": 0, "cached": 0, "failed": 0}, "points": [], "n_points": 0}
+
+    monkeypatch.setattr("kadanoff.sweep.engine.run_sweep", fake_run_sweep)
+    argv = ["sweep", "fig2", "--set", "seed=1", "--out", str(tmp_path), "--quiet"]
+    argv += ["--scheduler", "tcp://10.9.9.9:1"]
+    assert main([*argv, "--device", "cuda"]) == 0 and seen["device"] == "cuda"
+    capsys.readouterr()
+    _one_line(capsys, [*argv, "--device", "auto"], "give --device cpu or --device cuda")

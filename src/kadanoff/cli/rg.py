@@ -292,8 +292,8 @@ def _couplings(args: argparse.Namespace) -> int:
     out = _out(args.out)
     levels = Compose.repeated(args.rule, L, args.b, args.levels).levels(spins, seed=seed)
     result: dict[str, Any] = {"couplings": names, "levels": [], "coarse_sides": []}
-    for n in names:
-        result[f"K_{n}"], result[f"K_{n}_error"] = [], []
+    for name in names:
+        result[f"K_{name}"], result[f"K_{name}_error"] = [], []
     print(f"{'level':>5} {'side':>5} " + " ".join(f"{'K_' + n:>17}" for n in names))
     for n, x in enumerate(levels):
         side = x.shape[1]

@@ -13,6 +13,7 @@ from ._common import (
     add_device_option,
     add_quiet,
     add_repeatable,
+    check_choice,
     log_to_stderr,
     resolve_device,
     show_progress,
@@ -70,7 +71,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="compute threads per point (default cores // workers; 1 with --scheduler)",
     )
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="existing Dask scheduler")
-    add_device_option(p, "where each point computes (auto: cuda where available)")
+    add_device_option(p, "where each point computes (auto: cuda if this machine has it)")
     add_repeatable(
         p,
         "--metric",
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         )
     with user_input(_FLAGS):
         check_options(workers=args.workers, threads=args.threads, scheduler=args.scheduler)
-    device = resolve_device(args.device)
+    device = _device(args)
     with user_input():  # unknown keys, values that do not fit, points that are no config
         values = dict(spec.get("set", {})) | parse_set(args.sets)
         preset = args.preset or spec.get("preset")
@@ -112,6 +113,21 @@ def run(args: argparse.Namespace) -> int:
         return 0
     check_output_folder(args.out)
     return _run(sweep, args, device)
+
+
+def _device(args: argparse.Namespace) -> str:
+    """``--device`` checked against this machine, or only by name for a ``--scheduler``'s
+    workers (whose devices this machine cannot see)."""
+    if not args.scheduler:
+        return resolve_device(args.device)
+    from ..ising.samplers import DEVICES
+
+    if check_choice(args.device, DEVICES, "--device") == "auto":
+        raise UsageError(
+            "--device auto would be decided on this machine, not on the scheduler's workers: "
+            "give --device cpu or --device cuda"
+        )
+    return args.device
 
 
 def _run(sweep: Sweep, args: argparse.Namespace, device: str) -> int:
