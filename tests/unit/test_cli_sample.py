@@ -289,3 +289,19 @@ def test_a_value_error_from_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
     argv = _base(tmp_path, **{"--lattice": "1d", "--size": "6", "--algorithm": "exact"})
     with pytest.raises(ValueError, match="a bug deep in the sampler"):
         main(argv)
+
+
+def test_lazy_choices_read_the_registry_once_and_only_when_used():
+    from kadanoff.cli._common import LazyChoices
+
+    calls = []
+
+    def load():
+        calls.append(1)
+        return ("a", "b")
+
+    names = LazyChoices(load)
+    assert calls == []
+    assert "a" in names and "c" not in names and list(names) == ["a", "b"]
+    assert names == ("a", "b") and ("a", "b") == names and names != ("a",)
+    assert str(names) == "a, b" and len(names) == 2 and calls == [1]

@@ -58,6 +58,13 @@ class LazyChoices(Sequence[str]):
     def __contains__(self, name: object) -> bool:
         return name in self._get()
 
+    def __eq__(self, other: object) -> bool:  # equal to the library's tuple of names
+        if isinstance(other, (tuple, list, LazyChoices)):
+            return self._get() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to tuples: not hashable
+
     def __str__(self) -> str:  # "%(names)s" in a help text
         return ", ".join(self._get())
 
