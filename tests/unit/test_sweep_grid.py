@@ -173,6 +173,19 @@ def test_device_cuda_without_a_device_says_use_cpu(capsys, tmp_path, monkeypatch
     _one_line(capsys, argv, "--device cuda, but no CUDA device is available: use --device cpu")
 
 
+def _fake_run_sweep(monkeypatch) -> dict:
+    """Stand in for run_sweep (no Dask work); returns the dict that receives its options."""
+    pytest.importorskip("distributed")
+    seen: dict = {}
+
+    def fake_run_sweep(sweep, out, **kwargs):
+        seen.update(kwargs)
+        return {"counts": {"done": 0, "cached": 0, "failed": 0}, "points": [], "n_points": 0}
+
+    monkeypatch.setattr("kadanoff.sweep.engine.run_sweep", fake_run_sweep)
+    return seen
+
+
 @pytest.mark.parametrize(
     ("device", "cuda", "expected"),
     [("cpu", True, "cpu"), ("auto", False, "cpu"), ("auto", True, "cuda"), ("cuda", True, "cuda")],
@@ -180,13 +193,7 @@ def test_device_cuda_without_a_device_says_use_cpu(capsys, tmp_path, monkeypatch
 def test_device_reaches_run_sweep(capsys, tmp_path, monkeypatch, device, cuda, expected):
     pytest.importorskip("distributed")
     monkeypatch.setattr("kadanoff.ising.samplers.cuda_available", lambda: cuda)
-    seen = {}
-
-    def fake_run_sweep(sweep, out, **kwargs):
-        seen.update(kwargs)
-        return {"counts": {"done": 0, "cached": 0, "failed": 0}, "points": [], "n_points": 0}
-
-    monkeypatch.setattr("kadanoff.sweep.engine.run_sweep", fake_run_sweep)
+    seen = _fake_run_sweep(monkeypatch)
     argv = ["sweep", "fig2", "--set", "seed=1", "--out", str(tmp_path), "--device", device]
     assert main([*argv, "--quiet"]) == 0
     assert seen["device"] == expected
@@ -233,13 +240,7 @@ def test_device_with_a_scheduler_is_the_workers(capsys, tmp_path, monkeypatch):
     (decided here) is refused."""
     pytest.importorskip("distributed")
     monkeypatch.setattr("kadanoff.ising.samplers.cuda_available", lambda: False)
-    seen = {}
-
-    def fake_run_sweep(sweep, out, **kwargs):
-        seen.update(kwargs)
-        return {"counts": {"done": 0, "cached": 0, "failed": 0}, "points": [], "n_points": 0}
-
-    monkeypatch.setattr("kadanoff.sweep.engine.run_sweep", fake_run_sweep)
+    seen = _fake_run_sweep(monkeypatch)
     argv = ["sweep", "fig2", "--set", "seed=1", "--out", str(tmp_path), "--quiet"]
     argv += ["--scheduler", "tcp://10.9.9.9:1"]
     assert main([*argv, "--device", "cuda"]) == 0 and seen["device"] == "cuda"
