@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -84,6 +85,13 @@ def lattice_observables(configs: np.ndarray) -> dict[str, float]:
     }
 
 
+@lru_cache(maxsize=16)
+def _energy_table(L: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kaufman energies per site on a grid of ``K`` from ``_K_SMALL`` to ``_K_MAX`` (brackets)."""
+    grid = np.geomspace(_K_SMALL, _K_MAX, 400)
+    return grid, np.asarray(-kaufman_derivatives(L, grid)[1] / (L * L))
+
+
 def energy_coupling(L: int, u: float, u_error: float = 0.0) -> tuple[float, float]:
     """Coupling ``K_E`` with exact torus energy ``u_L(K_E) = u``, and its propagated error.
 
@@ -99,17 +107,19 @@ def energy_coupling(L: int, u: float, u_error: float = 0.0) -> tuple[float, floa
     if not np.isfinite(u):
         return float("nan"), float("nan")
     N = L * L
-
-    def energy(k: float) -> float:
-        return float(-kaufman_derivatives(L, k)[1] / N)
-
+    grid, energies = _energy_table(L)
     target = -abs(u)
-    if energy(_K_MAX) >= target:
+    if energies[-1] >= target:
         return float(np.copysign(np.inf, -u)), float("inf")
-    if energy(_K_SMALL) <= target:
+    if energies[0] <= target:
         K, slope = float(np.arctanh(abs(u) / 2)), 2.0
     else:
-        K = float(optimize.brentq(lambda k: energy(k) - target, _K_SMALL, _K_MAX, xtol=1e-15))
+        i = int(np.searchsorted(-energies, -target))  # energies decrease along the grid
+
+        def gap(k: float) -> float:
+            return float(-kaufman_derivatives(L, k)[1] / N) - target
+
+        K = float(optimize.brentq(gap, grid[i - 1], grid[i], xtol=1e-15))
         slope = float(kaufman_derivatives(L, K)[2]) / N
     err = float(u_error / slope) if slope > 0 else float("inf")
     return (K if u <= 0 else -K), err
