@@ -78,11 +78,11 @@ def test_claims_reading_and_plots(run):
 def test_config_rejects_bad_input():
     with pytest.raises(ValueError, match="even"):
         flow.Config(L=7, temperatures=(1, 2), samples_per_temperature=10,
-                    start_temperatures=(1,), start_configs=10, n_steps=1,
+                    start_temperatures=(1,), start_configs=10, n_steps=1, record=None,
                     settings=(flow.Setting(4),), n_seeds=2)  # fmt: skip
     with pytest.raises(ValueError, match="n_seeds"):
         flow.Config(L=8, temperatures=(1, 2), samples_per_temperature=10,
-                    start_temperatures=(1,), start_configs=10, n_steps=1,
+                    start_temperatures=(1,), start_configs=10, n_steps=1, record=None,
                     settings=(flow.Setting(4),), n_seeds=1)  # fmt: skip
     assert len(flow.PAPER.settings) >= 3 and flow.PAPER.n_seeds >= 3 and flow.PAPER.L == 16
     assert min(flow.PAPER.temperatures) == 1 and max(flow.PAPER.temperatures) == 4

@@ -100,7 +100,7 @@ def test_flow_fixed_point_formula():
     n = 9
     K = np.linspace(0.2, 0.4, n)
     arr = np.zeros(n)
-    tr = FlowTrace("sample", 4, 10, ("nn",), arr, arr, arr, arr, K[:, None],
+    tr = FlowTrace("sample", 4, 10, ("nn",), np.arange(n), arr, arr, arr, arr, K[:, None],
                    np.full((n, 1), 0.01), K, np.full(n, 0.02),
                    np.zeros((n, 1, 4, 4), np.int8), np.zeros((10, 4, 4), np.int8))  # fmt: skip
     k, e = flow_fixed_point(tr)
@@ -109,6 +109,21 @@ def test_flow_fixed_point_formula():
     assert abs(e - math.hypot(0.02, K[-1] - K[-3])) < 1e-15
     with pytest.raises(ValueError, match="which"):
         flow_fixed_point(tr, which="x")  # type: ignore[arg-type]
+    tr.steps = np.array([0, 1, 2, 4, 8, 16, 24, 32, 40])  # recorded steps: compare with 24 <= 30
+    k, e = flow_fixed_point(tr)
+    assert abs(e - math.hypot(0.01, K[-1] - K[6])) < 1e-15
+
+
+def test_recorded_steps_match_the_full_flow():
+    rbm = SpinRBM.random(16, 4, seed=6, weight_scale=0.5)
+    v0 = make_rng(1).choice(np.array([-1, 1], np.int8), size=(40, 4, 4))
+    full = rbm_flow(rbm, v0, 6, seed=3)
+    part = rbm_flow(rbm, v0, 6, seed=3, record=[2, 5])
+    np.testing.assert_array_equal(part.steps, [0, 2, 5, 6])
+    np.testing.assert_array_equal(part.energy, full.energy[[0, 2, 5, 6]])
+    np.testing.assert_array_equal(part.final, full.final)
+    with pytest.raises(ValueError, match="record"):
+        rbm_flow(rbm, v0, 6, seed=3, record=[7])
 
 
 def test_bad_input_is_rejected():

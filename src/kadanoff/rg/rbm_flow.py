@@ -127,18 +127,20 @@ def energy_coupling(L: int, u: float, u_error: float = 0.0) -> tuple[float, floa
 
 @dataclass
 class FlowTrace:
-    """Observables of the reconstructions ``v^(n)``, ``n = 0..n_steps`` (theory.md 7).
+    """Observables of the reconstructions ``v^(n)`` at the recorded steps (theory.md 7).
 
-    Arrays of length ``n_steps + 1`` (``couplings``: ``(n_steps + 1, len(names))``); NaN where
-    the pseudo-likelihood has no finite maximum (frozen configurations). ``snapshots``:
-    ``(n_steps + 1, k, L, L)`` int8, the first ``k`` chains at every step; ``final``:
-    ``(n, L, L)`` int8, every chain after the last step.
+    ``steps``: the recorded steps, increasing, from 0 to ``n_steps``; every other array has one
+    entry per recorded step (``couplings``: ``(len(steps), len(names))``); NaN where the
+    pseudo-likelihood has no finite maximum and ``+-inf`` for a single coupling of frozen
+    configurations. ``snapshots``: ``(len(steps), k, L, L)`` int8, the first ``k`` chains;
+    ``final``: ``(n, L, L)`` int8, every chain after the last step.
     """
 
     mode: str
     L: int
     n_configs: int
     names: tuple[str, ...]
+    steps: np.ndarray
     energy: np.ndarray
     energy_error: np.ndarray
     abs_magnetization: np.ndarray
@@ -152,7 +154,7 @@ class FlowTrace:
 
     @property
     def n_steps(self) -> int:
-        return len(self.energy) - 1
+        return int(self.steps[-1])
 
     @property
     def K(self) -> np.ndarray:
@@ -177,7 +179,8 @@ class FlowTrace:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready lists (``None`` for NaN/inf), one key per coupling (``K_nn``, ...)."""
-        out: dict[str, Any] = {"mode": self.mode, "L": self.L, "n_configs": self.n_configs}
+        out: dict[str, Any] = {"mode": self.mode, "L": self.L, "n_configs": self.n_configs,
+                               "steps": [int(s) for s in self.steps]}  # fmt: skip
         for key in ("energy", "energy_error", "abs_magnetization", "abs_magnetization_error",
                     "energy_coupling", "energy_coupling_error"):  # fmt: skip
             out[key] = _finite_list(getattr(self, key))
@@ -238,6 +241,7 @@ def rbm_flow(
     seed: SeedLike,
     mode: Literal["sample", "mean"] = "sample",
     names: Sequence[str] = ("nn",),
+    record: Sequence[int] | None = None,
     n_snapshots: int = 4,
 ) -> FlowTrace:
     """Iterate ``v -> h -> v`` from ``v0`` and measure every step (Iso et al. 2018; theory.md 7).
@@ -253,8 +257,9 @@ def rbm_flow(
     seed : int, SeedSequence or Generator
         Draws of ``"sample"`` mode and the tie-breaks of ``"mean"`` mode.
     mode : ``"sample"`` (block Gibbs) or ``"mean"`` (sign of the conditional means).
-    names : couplings fitted by pseudo-likelihood at every step (must include ``"nn"``).
-    n_snapshots : chains kept at every step for pictures.
+    names : couplings fitted by pseudo-likelihood (must include ``"nn"``).
+    record : steps to measure (default: every step); 0 and ``n_steps`` are always measured.
+    n_snapshots : chains kept at every recorded step for pictures.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -272,13 +277,18 @@ def rbm_flow(
         raise ValueError(f"v0 has {L} x {L} = {L * L} sites but the RBM {rbm.n_visible} visible")
     if L % 2 or L < 4:
         raise ValueError(f"the lattice side must be even and >= 4 (Kaufman inversion), got {L}")
+    steps = np.unique(np.concatenate([[0, n_steps], np.arange(n_steps + 1) if record is None
+                                      else np.asarray(record, dtype=np.int64)]))  # fmt: skip
+    if steps[0] < 0 or steps[-1] > n_steps:
+        raise ValueError(f"record must hold steps in [0, {n_steps}], got {list(record or [])}")
     basis = CouplingBasis.square(L, tuple(names))
     g = torch_generator(seed, str(rbm.device))
     k = min(int(n_snapshots), n)
     rows: list[dict[str, float]] = []
-    Ks = np.full((n_steps + 1, len(names)), np.nan)
+    Ks = np.full((len(steps), len(names)), np.nan)
     Kerr = np.full_like(Ks, np.nan)
-    snaps = np.empty((n_steps + 1, k, L, L), dtype=np.int8)
+    snaps = np.empty((len(steps), k, L, L), dtype=np.int8)
+    row = dict(zip(steps.tolist(), range(len(steps)), strict=True))
     x = torch.as_tensor(v.reshape(n, -1).astype(np.float64), device=rbm.device).to(rbm.dtype)
     for step in range(n_steps + 1):
         if step:
@@ -287,18 +297,21 @@ def rbm_flow(
             else:
                 h = _signs(rbm.hidden_field(x), g)
                 x = _signs(rbm.visible_field(h), g)
+        if step not in row:
+            continue
         conf = x.detach().cpu().numpy().astype(np.int8).reshape(n, L, L)
-        snaps[step] = conf[:k]
+        i = row[step]
+        snaps[i] = conf[:k]
         obs = lattice_observables(conf)
         obs["K_E"], obs["K_E_error"] = energy_coupling(L, obs["energy"], obs["energy_error"])
         rows.append(obs)
-        Ks[step], Kerr[step] = _fit(conf, basis, n)
+        Ks[i], Kerr[i] = _fit(conf, basis, n)
 
     def col(key: str) -> np.ndarray:
         return np.array([r[key] for r in rows])
 
     return FlowTrace(
-        mode=mode, L=L, n_configs=n, names=tuple(names),
+        mode=mode, L=L, n_configs=n, names=tuple(names), steps=steps,
         energy=col("energy"), energy_error=col("energy_error"),
         abs_magnetization=col("abs_magnetization"),
         abs_magnetization_error=col("abs_magnetization_error"),
@@ -315,8 +328,9 @@ def flow_fixed_point(
 
     ``K*`` is ``K_nn`` (``which="coupling"``) or ``K_E`` (``"energy"``) after the last step.
     The error adds in quadrature the statistical error of that step and the change over the
-    last quarter of the flow (``|K_n - K_{n - max(1, n/4)}|``), so a flow that has not settled
-    gets a large error instead of a false fixed point. NaN when the last step has no estimate.
+    last quarter of the flow (``|K_n - K_m|``, ``m`` the last recorded step ``<= 3n/4``, or
+    the one before the last), so a flow that has not settled gets a large error instead of a
+    false fixed point. ``(+-inf or NaN, NaN)`` when the last step has no finite estimate.
     """
     if which == "coupling":
         K, err = trace.K, trace.K_error
@@ -324,11 +338,12 @@ def flow_fixed_point(
         K, err = trace.energy_coupling, trace.energy_coupling_error
     else:
         raise ValueError(f"which must be 'coupling' or 'energy', got {which!r}")
+    steps = np.asarray(trace.steps)
     n = trace.n_steps
-    back = n - max(1, n // 4)
-    last, earlier = float(K[n]), float(K[back])
+    back = min(int(np.searchsorted(steps, n - max(1, n // 4), side="right")) - 1, len(steps) - 2)
+    last, earlier = float(K[-1]), float(K[max(back, 0)])
     if not np.isfinite(last):
         return last, float("nan")
     if not np.isfinite(earlier):
         return last, float("inf")
-    return last, float(np.hypot(err[n], last - earlier))
+    return last, float(np.hypot(err[-1], last - earlier))

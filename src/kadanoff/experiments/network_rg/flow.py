@@ -55,6 +55,7 @@ class Config:
     start_temperatures: tuple[float, ...]
     start_configs: int  # held-out configurations per starting temperature
     n_steps: int
+    record: tuple[int, ...] | None  # measured steps (None: every step)
     settings: tuple[Setting, ...]
     n_seeds: int
     modes: tuple[str, ...] = ("sample", "mean")
@@ -81,6 +82,7 @@ QUICK = Config(
     start_temperatures=(1.0, 2.5, 4.0),
     start_configs=100,
     n_steps=6,
+    record=None,
     settings=(Setting(16, 0.0, 4), Setting(32, 0.0, 4), Setting(16, 1e-3, 8)),
     n_seeds=2,
 )
@@ -90,7 +92,8 @@ PAPER = Config(
     samples_per_temperature=500,
     start_temperatures=(1.0, 1.6, 2.2, 3.0, 4.0),
     start_configs=400,
-    n_steps=20,
+    n_steps=64,
+    record=(0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64),
     settings=(
         Setting(64, 0.0, 30),
         Setting(144, 0.0, 30),
@@ -155,7 +158,9 @@ def compute(
         len(config.modes),
         len(config.start_temperatures),
     )
-    arr = {q: np.full((S, R, M, B, config.n_steps + 1), np.nan) for q in _QUANTITIES}
+    rec = set(range(config.n_steps + 1)) if config.record is None else set(config.record)
+    arr = {q: np.full((S, R, M, B, len(rec | {0, config.n_steps})), np.nan) for q in _QUANTITIES}
+    steps: list[int] = []
     fixed = {w: np.full((S, R, M, B, 2), np.nan) for w in ("coupling", "energy")}
     streams = s_models.spawn(S * R)
     t_train = 0.0
@@ -175,7 +180,15 @@ def compute(
             flow_seeds = s_flow.spawn(M * B)
             for m, mode in enumerate(config.modes):
                 for b, v0 in enumerate(starts):
-                    tr = rbm_flow(rbm, v0, config.n_steps, seed=flow_seeds[m * B + b], mode=mode)  # type: ignore[arg-type]
+                    tr = rbm_flow(
+                        rbm,
+                        v0,
+                        config.n_steps,
+                        seed=flow_seeds[m * B + b],
+                        mode=mode,  # type: ignore[arg-type]
+                        record=config.record,
+                    )
+                    steps = tr.steps.tolist()
                     for q, x in zip(
                         _QUANTITIES,
                         (
@@ -201,6 +214,7 @@ def compute(
         "start_temperatures": list(config.start_temperatures),
         "L": config.L,
         "n_steps": config.n_steps,
+        "steps": steps,
     }
     write_npz(folder / "flow.npz", {**arr, **{f"fixed_{w}": x for w, x in fixed.items()}}, meta)
     metrics = _summarize(config, fixed)
@@ -215,8 +229,10 @@ def compute(
 
 
 def _summarize(config: Config, fixed: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The table: per setting and mode, ``K*`` over seeds (mean, standard error) for both
-    thermometers, spread over starting temperatures, and where it sits relative to ``K_c``."""
+    """The table: per setting and mode, for both thermometers, ``K*`` over seeds (mean and
+    standard error of the per-seed weighted mean over starts), whether the flows from all
+    starts end at one point (chi-square of the starts' end points with their flow errors,
+    pooled over seeds, p >= 0.01), the range of end points, and where ``K*`` sits."""
     from ...ising import K_CRITICAL, T_CRITICAL
 
     rows = []
@@ -230,24 +246,7 @@ def _summarize(config: Config, fixed: dict[str, np.ndarray]) -> dict[str, Any]:
                 "mode": mode,
             }
             for w, key in (("coupling", "K_star"), ("energy", "K_star_E")):
-                k = fixed[w][s, :, m, :, 0]  # (seeds, starts)
-                per_seed = k.mean(axis=1)  # NaN/inf if any start has no finite fixed point
-                finite = bool(np.all(np.isfinite(per_seed)))
-                mean = float(per_seed.mean()) if finite else float("nan")
-                err = (
-                    float(per_seed.std(ddof=1) / math.sqrt(len(per_seed)))
-                    if finite
-                    else float("nan")
-                )
-                row[key], row[f"{key}_err"] = mean, err
-                row[f"{key}_T"] = 1.0 / mean if finite and mean > 0 else float("nan")
-                row[f"{key}_T_err"] = err / mean**2 if finite and mean > 0 else float("nan")
-                spread = np.ptp(k, axis=1) if np.all(np.isfinite(k)) else np.full(len(k), np.inf)
-                row[f"{key}_start_spread"] = float(spread.mean())
-                row[f"{key}_frozen_share"] = float(np.mean(~np.isfinite(k)))
-                row[f"{key}_position"] = _position(
-                    row[f"{key}_T"], row[f"{key}_T_err"], config.resolution, T_CRITICAL
-                )
+                row.update(_fixed_point_row(key, fixed[w][s, :, m], config.resolution, T_CRITICAL))
             rows.append(row)
     return {
         "K_critical": K_CRITICAL,
@@ -255,17 +254,63 @@ def _summarize(config: Config, fixed: dict[str, np.ndarray]) -> dict[str, Any]:
         "resolution_T": config.resolution,
         "L": config.L,
         "n_seeds": config.n_seeds,
+        "start_temperatures": list(config.start_temperatures),
+        "n_steps": config.n_steps,
         "table": rows,
     }
 
 
-def _position(T: float, T_err: float, margin: float, T_c: float) -> str:
-    """``near K_c`` when ``|T* - T_c| <= margin + 2 err``, else ``above``/``below T_c``."""
-    if not math.isfinite(T):
-        return "no single fixed point"
-    if abs(T - T_c) <= margin + 2 * T_err:
-        return "near K_c"
-    return "above T_c" if T > T_c else "below T_c"
+def _fixed_point_row(key: str, kf: np.ndarray, margin: float, T_c: float) -> dict[str, Any]:
+    """Columns ``key_*`` of one table row from ``kf``, ``(seeds, starts, 2)`` end points
+    ``(K, error)``; "near K_c" means ``|T* - T_c| <= margin + 2 SE``."""
+    from scipy import stats
+
+    k, e = kf[..., 0], kf[..., 1]
+    with np.errstate(divide="ignore"):
+        T_end = np.where(np.isfinite(k), 1.0 / k, np.where(np.isnan(k), np.nan, 0.0))
+    out: dict[str, Any] = {
+        f"{key}_frozen_share": float(np.mean(~np.isfinite(k))),
+        f"{key}_T_end_low": float(np.mean(np.min(T_end, axis=1))),
+        f"{key}_T_end_high": float(np.mean(np.max(T_end, axis=1))),
+    }
+    nan = float("nan")
+    if not np.all(np.isfinite(k) & np.isfinite(e)):
+        out.update(
+            {
+                key: nan,
+                f"{key}_err": nan,
+                f"{key}_T": nan,
+                f"{key}_T_err": nan,
+                f"{key}_single_p": 0.0,
+                f"{key}_position": "no single fixed point",
+            }
+        )
+        return out
+    w = 1.0 / np.maximum(e, 1e-12) ** 2
+    per_seed = (w * k).sum(axis=1) / w.sum(axis=1)
+    chi2 = float((w * (k - per_seed[:, None]) ** 2).sum())
+    p_single = float(stats.chi2.sf(chi2, k.size - len(k))) if k.shape[1] > 1 else 1.0
+    mean = float(per_seed.mean())
+    err = float(per_seed.std(ddof=1) / math.sqrt(len(per_seed)))
+    T, T_err = (1.0 / mean, err / mean**2) if mean > 0 else (nan, nan)
+    out.update(
+        {
+            key: mean,
+            f"{key}_err": err,
+            f"{key}_T": T,
+            f"{key}_T_err": T_err,
+            f"{key}_single_p": p_single,
+        }
+    )
+    if p_single < 0.01:
+        out[f"{key}_position"] = "start-dependent"
+    elif not math.isfinite(T):
+        out[f"{key}_position"] = "no single fixed point"
+    elif abs(T - T_c) <= margin + 2 * T_err:
+        out[f"{key}_position"] = "near K_c"
+    else:
+        out[f"{key}_position"] = "above T_c" if T > T_c else "below T_c"
+    return out
 
 
 def _rows(m: dict[str, Any], mode: str) -> list[dict[str, Any]]:
@@ -277,29 +322,34 @@ def _rows(m: dict[str, Any], mode: str) -> list[dict[str, Any]]:
     ]
 
 
+def _fmt(x: float, e: float) -> str:
+    return f"{x:.3f}({e:.3f})" if math.isfinite(x) else "none"
+
+
 def claims(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     """Two claims judged from the table (sampled flow, the iteration of Iso et al.)."""
     from scipy import stats
 
     rows = _rows(metrics, "sample")
-    both = [(r["K_star_position"], r["K_star_E_position"]) for r in rows]
-    near = [a == b == "near K_c" for a, b in both]
-    away = [a != "near K_c" and b != "near K_c" for a, b in both]
-    verdict = "agrees" if all(near) else "differs" if all(away) else "inconclusive"
+    near = [r["K_star_position"] == r["K_star_E_position"] == "near K_c" for r in rows]
+    verdict = "agrees" if all(near) else "differs" if not any(near) else "inconclusive"
     text = "; ".join(
-        f"{r['setting']}: T*={r['K_star_T']:.3f}({r['K_star_T_err']:.3f}) by K_nn, "
-        f"{r['K_star_E_T']:.3f}({r['K_star_E_T_err']:.3f}) by energy"
+        f"{r['setting']}: T* = {_fmt(r['K_star_T'], r['K_star_T_err'])} by K_nn "
+        f"({r['K_star_position']}), {_fmt(r['K_star_E_T'], r['K_star_E_T_err'])} by energy "
+        f"({r['K_star_E_position']}); flows end at T = {r['K_star_E_T_end_low']:.2f}.."
+        f"{r['K_star_E_T_end_high']:.2f}"
         for r in rows
     )
+    starts = ", ".join(f"{t:g}" for t in metrics["start_temperatures"])
     out = [
         {
             "claim": "The RBM flow has a fixed point near K_c (Iso et al.: towards T_c = 2.269)",
             "how": (
-                f"sampled v -> h -> v flow from {len(rows) and 'several'} starting temperatures; "
-                "fixed point K* = where the flows end (pseudo-likelihood K_nn and exact-energy "
-                f"coupling K_E), mean over {metrics['n_seeds']} seeds; near means |T* - T_c| <= "
-                f"{metrics['resolution_T']:.3g} (the training-temperature spacing) + 2 SE for "
-                "both thermometers"
+                f"sampled v -> h -> v flow, {metrics['n_steps']} steps from T0 = {starts}; end "
+                "point K* of each flow read by pseudo-likelihood K_nn and by the exact-energy "
+                "coupling K_E; one fixed point when the starts' end points agree (chi-square, "
+                f"p >= 0.01); K* = mean over {metrics['n_seeds']} seeds; near means |T* - T_c| "
+                f"<= {metrics['resolution_T']:.3g} (training-temperature spacing) + 2 SE by both"
             ),
             "result": text,
             "verdict": verdict,
@@ -307,32 +357,36 @@ def claims(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     k = np.array([r["K_star"] for r in rows])
     e = np.array([r["K_star_err"] for r in rows])
+    single = [
+        r["K_star_position"] not in ("start-dependent", "no single fixed point") for r in rows
+    ]
     if np.all(np.isfinite(k)) and np.all(e > 0):
         w = 1 / e**2
         chi2 = float(np.sum(w * (k - np.sum(w * k) / np.sum(w)) ** 2))
         p = float(stats.chi2.sf(chi2, len(k) - 1))
         T = 1 / k
         spread = float(T.max() - T.min())
-        verdict = (
-            "agrees"
-            if p >= 0.01
-            else "differs"
-            if spread > metrics["resolution_T"]
-            else "inconclusive"
-        )
         result = (
-            f"chi2 = {chi2:.1f} for {len(k) - 1} dof (p = {p:.2g}); T* ranges over "
-            f"{T.min():.3f}..{T.max():.3f} (spread {spread:.3f})"
+            f"chi2 = {chi2:.1f} for {len(k) - 1} dof (p = {p:.2g}); T* (K_nn) ranges over "
+            f"{T.min():.3f}..{T.max():.3f} (spread {spread:.3f}); one fixed point for "
+            f"{sum(single)} of {len(rows)} settings"
         )
+        if p >= 0.01 and all(single):
+            verdict = "agrees"
+        elif spread > metrics["resolution_T"] or 0 < sum(single) < len(single):
+            verdict = "differs"
+        else:
+            verdict = "inconclusive"
     else:
-        verdict, result = "inconclusive", "some settings have no finite fixed point"
+        verdict, result = "inconclusive", "some settings have no finite end point"
     out.append(
         {
             "claim": "The fixed point of the RBM flow does not depend on the hyperparameters",
             "how": (
-                "chi-square of the pseudo-likelihood K* of the settings (hidden units, L1, "
-                "epochs) against their weighted mean, errors over seeds; differs when p < 0.01 "
-                "and the spread in T* exceeds the training-temperature spacing"
+                "chi-square of the settings' K* (pseudo-likelihood; hidden units, L1, epochs) "
+                "against their weighted mean, errors over seeds; differs when p < 0.01 and the "
+                "spread in T* exceeds the training-temperature spacing, or when only some "
+                "settings have a single fixed point"
             ),
             "result": result,
             "verdict": verdict,
@@ -345,46 +399,56 @@ def reading(metrics: dict[str, Any]) -> str:
     """A plain-language paragraph on what the table shows (every statement from the numbers)."""
     rows = _rows(metrics, "sample")
     mean_rows = _rows(metrics, "mean")
-    Tk = np.array([r["K_star_T"] for r in rows])
-    Te = np.array([r["K_star_E_T"] for r in rows])
-    near = sum(r["K_star_position"] == r["K_star_E_position"] == "near K_c" for r in rows)
-    split = [
-        r["setting"]
-        for r in rows
-        if abs(r["K_star"] - r["K_star_E"]) > 3 * math.hypot(r["K_star_err"], r["K_star_E_err"])
+    single = [
+        r for r in rows if r["K_star_position"] not in ("start-dependent", "no single fixed point")
     ]
-    frozen = [r["setting"] for r in mean_rows if r["K_star_E_frozen_share"] > 0]
+    multi = [r["setting"] for r in rows if r not in single]
     parts = [
         "Iterating a trained RBM v -> h -> v by sampling is block Gibbs sampling of the RBM "
-        "itself, so every flow ends at the model's own equilibrium whatever the start: its "
-        "'fixed point' is a property of the trained model, not of a coarse-graining (the lattice "
-        "never shrinks and nothing is integrated out), and it is an attractor, whereas K_c is "
-        "the unstable fixed point of block-spin RG.",
-        f"Read with exact instruments on the {metrics['L']} x {metrics['L']} torus, the sampled "
-        f"flows end at T* = {np.nanmin(Tk):.2f}..{np.nanmax(Tk):.2f} by the pseudo-likelihood "
-        f"coupling and {np.nanmin(Te):.2f}..{np.nanmax(Te):.2f} by the exact energy "
-        f"(T_c = {metrics['T_critical']:.3f}); "
-        f"{near} of {len(rows)} settings sit near T_c by both (within "
-        f"{metrics['resolution_T']:.2g}, the spacing of the training temperatures).",
+        "itself: every flow ends, given enough steps, at the model's own equilibrium whatever "
+        "the start, so its 'fixed point' is a property of the trained model, not of a "
+        "coarse-graining (the lattice never shrinks and nothing is integrated out), and it "
+        "attracts, whereas K_c repels under block-spin RG."
     ]
-    if split:
+    if single:
+        Tk = np.array([r["K_star_T"] for r in single])
+        Te = np.array([r["K_star_E_T"] for r in single])
+        near = sum(r["K_star_position"] == r["K_star_E_position"] == "near K_c" for r in single)
         parts.append(
-            f"For {len(split)} of {len(rows)} settings the two thermometers disagree by more "
-            "than 3 standard errors: the reconstructions are not nearest-neighbour Ising "
-            "configurations at any one temperature, which a trained thermometer cannot notice."
+            f"For {len(single)} of {len(rows)} settings the flows from all starting "
+            f"temperatures end at one point, at T* = {Tk.min():.2f}..{Tk.max():.2f} by the "
+            f"pseudo-likelihood coupling and {Te.min():.2f}..{Te.max():.2f} by the exact "
+            f"energy of the {metrics['L']} x {metrics['L']} torus (T_c = "
+            f"{metrics['T_critical']:.3f}); {near} of them sit near T_c by both thermometers."
         )
-    else:
-        parts.append("The two thermometers agree within 3 standard errors for every setting.")
+        split = [r for r in single if abs(r["K_star"] - r["K_star_E"])
+                 > 3 * math.hypot(r["K_star_err"], r["K_star_E_err"])]  # fmt: skip
+        if split:
+            parts.append(
+                f"For {len(split)} of these the two thermometers disagree by more than 3 "
+                "standard errors: the reconstructions are not nearest-neighbour Ising "
+                "configurations at any one temperature, which a trained thermometer cannot "
+                "notice."
+            )
+    if multi:
+        ends = ", ".join(
+            f"{r['K_star_E_T_end_low']:.2f}..{r['K_star_E_T_end_high']:.2f}"
+            for r in rows
+            if r["setting"] in multi
+        )
+        parts.append(
+            f"For {', '.join(multi)} the end point depends on the start within "
+            f"{metrics['n_steps']} steps (end points by exact energy span T = {ends}): no single "
+            "fixed point, so whether one is seen at all depends on the hyperparameters."
+        )
+    frozen = [r for r in mean_rows if r["K_star_E_frozen_share"] > 0]
     if frozen:
         parts.append(
             f"The deterministic sign-of-mean iteration freezes into ordered configurations "
-            f"(K = infinity) from some starts for {len(frozen)} of {len(mean_rows)} settings, so "
-            "it has no single fixed point."
-        )
-    elif mean_rows:
-        parts.append(
-            "The sign-of-mean iteration reaches a finite end point from every start; the table "
-            "gives its spread over starting temperatures."
+            f"(K = infinity) from some starts for {len(frozen)} of {len(mean_rows)} settings, "
+            "while its hottest end points lie at T = "
+            + ", ".join(f"{r['K_star_E_T_end_high']:.2f}" for r in frozen)
+            + " (exact energy): it has no single fixed point either."
         )
     return " ".join(parts)
 

@@ -27,7 +27,7 @@ def plot_flows(folder: Path) -> list[Path]:
 
     arrays, meta = read_npz(Path(folder) / "flow.npz")
     settings, starts = meta["settings"], meta["start_temperatures"]
-    steps = np.arange(meta["n_steps"] + 1)
+    steps = np.asarray(meta["steps"])
     colors = plt.get_cmap("plasma")(np.linspace(0, 0.85, len(starts)))
     top = 1.5 * max(starts)
     out = []
