@@ -4,8 +4,8 @@ An RBM trained on Ising configurations pooled from many temperatures is iterated
 ``v -> h -> v`` from configurations at one temperature; Iso et al. read the temperature of the
 reconstructions with a trained classifier and saw them drift towards ``T_c``. Later work found
 that thermometer unreliable (Veiga et al. 2020; Acevedo et al. 2022). :func:`rbm_flow` reads the
-flow with exact instruments instead, at every step ``n`` (``n = 0`` are the starting
-configurations):
+flow with exact instruments instead, at every step ``n`` or at chosen ones (``record``;
+``n = 0`` are the starting configurations):
 
 * the nearest-neighbour energy per spin ``u = -(1/N) sum_<ij> v_i v_j`` and ``|m|`` of the
   reconstructed ``v^(n)`` (means over the chains with their standard errors);

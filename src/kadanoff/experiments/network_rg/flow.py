@@ -419,7 +419,7 @@ def reading(metrics: dict[str, Any]) -> str:
             f"temperatures end at one point, at T* = {Tk.min():.2f}..{Tk.max():.2f} by the "
             f"pseudo-likelihood coupling and {Te.min():.2f}..{Te.max():.2f} by the exact "
             f"energy of the {metrics['L']} x {metrics['L']} torus (T_c = "
-            f"{metrics['T_critical']:.3f}); {near} of them sit near T_c by both thermometers."
+            f"{metrics['T_critical']:.3f}); by both thermometers, {near} of them lie near T_c."
         )
         split = [r for r in single if abs(r["K_star"] - r["K_star_E"])
                  > 3 * math.hypot(r["K_star_err"], r["K_star_E_err"])]  # fmt: skip
