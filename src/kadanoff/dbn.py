@@ -234,7 +234,7 @@ def train_dbn(
         epoch and a rerun resumes where it stopped (finished layers are reloaded).
     epoch_hook : ``epoch_hook(layer, history)`` after every epoch, with that layer's history.
     """
-    from .rbm.train import _DTYPES, DEFAULT_PRESET, PRESETS, TrainConfig, prepare_data, train_rbm
+    from .rbm.train import DEFAULT_PRESET, PRESETS, TrainConfig, prepare_data, train_rbm
 
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or any(s < 1 for s in sizes):
@@ -258,7 +258,7 @@ def train_dbn(
     layer_seeds = [int(g.integers(0, 2**63 - 1)) for g in streams[:n_layers]]
     callbacks = list(callbacks)
     x: Any = prepare_data(
-        data, sizes[0], configs[0].units, dtype=_DTYPES[configs[0].dtype], device=configs[0].device
+        data, sizes[0], configs[0].units, dtype=configs[0].torch_dtype, device=configs[0].device
     )
     layers: list[RBM] = []
     for i, cfg in enumerate(configs):

@@ -25,7 +25,7 @@ import pytest
 import torch
 from scipy import stats
 
-import kadanoff.rbm.train as train_module
+import kadanoff.rbm.train.api as train_module
 from kadanoff.rbm.exact import kl_divergence
 from kadanoff.rbm.mixed import MixedTrainer
 from kadanoff.rbm.train import cd_gradient, get_preset, train_rbm

@@ -71,6 +71,8 @@ class RBM:
     #: the value of an "up" unit (+1 for spins, 1 for bits) and of a "down" one.
     up_value: ClassVar[float] = 1.0
     down_value: ClassVar[float] = 0.0
+    #: ``s`` in ``p(x = up | field) = sigmoid(s * field)``: 2 for spins, 1 for bits.
+    field_scale: ClassVar[float] = 1.0
 
     def __init__(
         self,
@@ -390,6 +392,7 @@ class SpinRBM(RBM):
     units: ClassVar[str] = "spin"
     up_value: ClassVar[float] = 1.0
     down_value: ClassVar[float] = -1.0
+    field_scale: ClassVar[float] = 2.0
 
     @staticmethod
     def unit_log_partition(field: torch.Tensor) -> torch.Tensor:
