@@ -6,8 +6,9 @@ Names are loaded on first use, so ``kadanoff.rbm.train.config`` can be read with
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from . import exact
@@ -35,6 +36,7 @@ _WHERE = {
     ),
     **dict.fromkeys(("AISResult", "ais_log_partition", "base_visible_bias"), "ais"),
     **dict.fromkeys(("save_model", "load_model"), "io"),
+    "exact": "exact",
 }
 
 __all__ = [
@@ -55,15 +57,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "exact":
-        return importlib.import_module(".exact", __name__)
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_attributes(globals(), _WHERE)

@@ -46,85 +46,31 @@ PRESETS`` does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
+from . import config
+
+# the configuration imports no torch: loaded at once; everything else on first use
+from .config import *  # noqa: F403
 
 if TYPE_CHECKING:
-    from .api import SINGLE_THREAD_BELOW, TrainResult, cd_gradient, train_rbm
-    from .callbacks import Callback, Checkpoint, EarlyStopping, ExactKL
-    from .checkpoint import jsonable_entropy, load_checkpoint, write_checkpoint
-    from .config import (
-        DEFAULT_PRESET,
-        DTYPES,
-        PRECISIONS,
-        PRESETS,
-        TrainConfig,
-        check_precision,
-        get_preset,
-        learning_rate_at,
-        momentum_at,
-    )
-    from .data import prepare_data
-    from .trainer import Trainer, UnitStream, padded
+    # for type checkers; __all__ (dynamic) lists them
+    from .api import SINGLE_THREAD_BELOW, TrainResult, cd_gradient, train_rbm  # noqa: F401
+    from .callbacks import Callback, Checkpoint, EarlyStopping, ExactKL  # noqa: F401
+    from .checkpoint import jsonable_entropy, load_checkpoint, write_checkpoint  # noqa: F401
+    from .data import prepare_data  # noqa: F401
+    from .trainer import Trainer, UnitStream, padded  # noqa: F401
 
 #: public name -> submodule that defines it
 _WHERE = {
     **dict.fromkeys(("TrainResult", "train_rbm", "cd_gradient", "SINGLE_THREAD_BELOW"), "api"),
     **dict.fromkeys(("Callback", "ExactKL", "EarlyStopping", "Checkpoint"), "callbacks"),
     **dict.fromkeys(("write_checkpoint", "load_checkpoint", "jsonable_entropy"), "checkpoint"),
-    **dict.fromkeys(
-        (
-            "TrainConfig",
-            "PRESETS",
-            "DEFAULT_PRESET",
-            "DTYPES",
-            "PRECISIONS",
-            "get_preset",
-            "check_precision",
-            "learning_rate_at",
-            "momentum_at",
-        ),
-        "config",
-    ),
     "prepare_data": "data",
     **dict.fromkeys(("Trainer", "UnitStream", "padded"), "trainer"),
 }
 
-__all__ = [
-    "TrainConfig",
-    "TrainResult",
-    "PRESETS",
-    "DEFAULT_PRESET",
-    "get_preset",
-    "train_rbm",
-    "cd_gradient",
-    "prepare_data",
-    "Callback",
-    "ExactKL",
-    "EarlyStopping",
-    "Checkpoint",
-    "load_checkpoint",
-    "write_checkpoint",
-    "learning_rate_at",
-    "momentum_at",
-    "SINGLE_THREAD_BELOW",
-    "DTYPES",
-    "PRECISIONS",
-    "check_precision",
-    "jsonable_entropy",
-    "Trainer",
-    "UnitStream",
-    "padded",
-]
+__all__ = [*config.__all__, *_WHERE]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_attributes(globals(), _WHERE)

@@ -154,7 +154,9 @@ class Trainer:
         f = self._np_dtype
         self._kernel = bernoulli32 if f is np.float32 else bernoulli64
         self._affine = affine
-        self._up, self._down = f(1.0), f(-1.0 if self.spin else 0.0)
+        # the values the kernel writes (NumPy scalars of the output buffer's type)
+        self._up: np.generic = f(1.0)
+        self._down: np.generic = f(-1.0 if self.spin else 0.0)
 
     # -- state ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, torch.Tensor]:
