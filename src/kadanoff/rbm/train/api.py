@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..._rng import SeedLike, child_sequence, fresh_seed, seed_sequence, torch_generator
+from ...spins import Units
 from ..model import RBM, rbm_class
 from .callbacks import Callback
 from .checkpoint import jsonable_entropy, load_checkpoint, write_checkpoint
@@ -66,7 +67,7 @@ def _initial_model(
     if config.init_visible_bias_from_data and data is not None:
         m = data.to(torch.float64).mean(0).cpu().numpy()
         eps = 1.0 / (2 * data.shape[0])
-        if config.units == "spin":
+        if Units(config.units) is Units.SPIN:
             a = np.arctanh(np.clip(m, -1 + 2 * eps, 1 - 2 * eps))
         else:
             p = np.clip(m, eps, 1 - eps)
@@ -371,10 +372,7 @@ def _epoch_metrics(model: RBM, monitor: torch.Tensor, g: torch.Generator) -> dic
     idx = torch.randint(0, nv, (n,), generator=g, device=v.device)
     flipped = v.clone()
     rows = torch.arange(n, device=v.device)
-    if model.units == "spin":
-        flipped[rows, idx] = -flipped[rows, idx]
-    else:
-        flipped[rows, idx] = 1 - flipped[rows, idx]
+    flipped[rows, idx] = Units(model.units).flip(flipped[rows, idx])
     d = model.free_energy_visible(flipped) - model.free_energy_visible(v)
     pl = float((nv * torch.nn.functional.logsigmoid(d.to(torch.float64))).mean())
     return {"reconstruction_error": err, "pseudo_log_likelihood": pl}

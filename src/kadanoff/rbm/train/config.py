@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ...spins import Units
+
 __all__ = [
     "TrainConfig",
     "PRESETS",
@@ -166,8 +168,10 @@ class TrainConfig:
             )
         if self.init not in ("normal", "xavier"):
             raise ValueError(f"init must be 'normal' or 'xavier', got {self.init!r}")
-        if self.units not in ("spin", "binary"):
-            raise ValueError(f"units must be 'spin' or 'binary', got {self.units!r}")
+        try:
+            object.__setattr__(self, "units", Units(self.units).value)
+        except ValueError:
+            raise ValueError(f"units must be 'spin' or 'binary', got {self.units!r}") from None
 
     @property
     def torch_dtype(self) -> Any:

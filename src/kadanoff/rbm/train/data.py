@@ -8,11 +8,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...spins import Units
+
 __all__ = ["prepare_data"]
 
 
 def prepare_data(
-    data: Any, n_visible: int | None, units: str, *, dtype: torch.dtype, device: Any
+    data: Any, n_visible: int | None, units: str | Units, *, dtype: torch.dtype, device: Any
 ) -> torch.Tensor:
     """Validate and convert ``data`` to a contiguous ``(n, n_visible)`` tensor of unit values.
 
@@ -38,7 +40,7 @@ def prepare_data(
     lo, hi = float(x.min()), float(x.max())
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError("data contains NaN or infinite values")
-    if units == "spin":
+    if Units.parse(units) is Units.SPIN:
         if lo < -1 or hi > 1:
             raise ValueError(f"spin-unit data must lie in [-1, 1] (found range [{lo}, {hi}])")
         if lo >= 0 and bool((x == 0).any()):
@@ -52,7 +54,7 @@ def prepare_data(
                 raise ValueError(
                     f"binary-unit data must lie in [0, 1] (or be ±1 spins; found [{lo}, {hi}])"
                 )
-            x = (x.to(torch.float64) + 1) / 2  # x = (s + 1) / 2, as kadanoff.spins.spin_to_binary
+            x = Units.BINARY.from_spins(x.to(torch.float64))
         elif hi > 1:
             raise ValueError(f"binary-unit data must lie in [0, 1] (found range [{lo}, {hi}])")
     return x.to(device=device, dtype=dtype).contiguous()

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..._rng import child_sequence, torch_generator
+from ...spins import Units
 from ._kernels import affine, bernoulli32, bernoulli64
 from .config import TrainConfig, learning_rate_at, momentum_at
 
@@ -78,7 +79,7 @@ class Trainer:
     ) -> None:
         self.config = config
         self.units = model.units
-        self.spin = self.units == "spin"
+        self.spin = Units(self.units) is Units.SPIN
         self.scale = model.field_scale
         self.nv, self.nh = model.n_visible, model.n_hidden
         self.dtype, self.device = model.dtype, model.device
