@@ -13,9 +13,9 @@ import torch
 
 from kadanoff.rbm import BinaryRBM, SpinRBM
 from kadanoff.rbm import precision as P
-from kadanoff.rbm.mixed import MixedTrainer, bf16_bits
 from kadanoff.rbm.train import TrainConfig, cd_gradient, load_checkpoint, train_rbm
 from kadanoff.rbm.train import Trainer as _Trainer
+from kadanoff.rbm.train.mixed import MixedTrainer, bf16_bits
 
 
 # ------------------------------------------------------------------ config

@@ -6,7 +6,7 @@
 - ``"bf16-mixed"``: the three matrix products of a CD step (``v W``, ``h W^T`` and the fused
   gradient ``[v, 1]^T [h, 1]``) take bfloat16 operands and accumulate in float32 (oneDNN on CPU,
   tensor cores on CUDA); master weights, biases, momentum and unit probabilities stay float32
-  (see :mod:`kadanoff.rbm.mixed`);
+  (see :mod:`kadanoff.rbm.train.mixed`);
 - ``"auto"``: ``"bf16-mixed"`` when :func:`probe_matmul` measures bfloat16 products of the run's
   own shapes at least :data:`AUTO_MIN_SPEEDUP` times faster than float32 on this machine, else
   ``"float32"``. Machines without bfloat16 units run bf16 products ~100x slower, so the rule never

@@ -33,15 +33,15 @@ device, same number of threads). On CPU the unit samples use uniforms on multipl
 ``2^-24`` (float32; ``2^-31`` for float64) hashed from a per-epoch key and the unit's
 (row, column) position, independent of the thread count. Each epoch uses
 ``n // batch_size`` full mini-batches of a fresh permutation. Precision: float32 by default;
-``precision="bf16-mixed"`` (bf16 products, float32 master weights: :mod:`kadanoff.rbm.mixed`)
+``precision="bf16-mixed"`` (bf16 products, float32 master weights: :mod:`kadanoff.rbm.train.mixed`)
 or ``"auto"`` (bf16-mixed where a start-up probe finds it >= 1.5x faster:
 :mod:`kadanoff.rbm.precision`).
 
 Modules: :mod:`.config` (:class:`TrainConfig`, presets, schedules; imports no torch),
 :mod:`.callbacks`, :mod:`.checkpoint`, :mod:`.data`, :mod:`._kernels` (compiled Bernoulli
-kernels), :mod:`.trainer` (the inner loop) and :mod:`.api` (:func:`train_rbm`,
-:func:`cd_gradient`). Names are loaded on first use, so ``from kadanoff.rbm.train import
-PRESETS`` does not import torch.
+kernels), :mod:`.trainer` (the inner loop), :mod:`.mixed` (its bf16-mixed variant) and
+:mod:`.api` (:func:`train_rbm`, :func:`cd_gradient`). Names are loaded on first use, so
+``from kadanoff.rbm.train import PRESETS`` does not import torch.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from .callbacks import Callback, Checkpoint, EarlyStopping, ExactKL  # noqa: F401
     from .checkpoint import jsonable_entropy, load_checkpoint, write_checkpoint  # noqa: F401
     from .data import prepare_data  # noqa: F401
+    from .mixed import MixedTrainer  # noqa: F401
     from .trainer import Trainer, UnitStream, padded  # noqa: F401
 
 #: public name -> submodule that defines it
@@ -69,6 +70,7 @@ _WHERE = {
     **dict.fromkeys(("write_checkpoint", "load_checkpoint", "jsonable_entropy"), "checkpoint"),
     "prepare_data": "data",
     **dict.fromkeys(("Trainer", "UnitStream", "padded"), "trainer"),
+    "MixedTrainer": "mixed",
 }
 
 __all__ = [*config.__all__, *_WHERE]

@@ -261,7 +261,7 @@ def _make_trainer(
 ) -> Trainer:
     """The inner loop for the resolved precision ``used``."""
     if used == "bf16-mixed":
-        from ..mixed import MixedTrainer
+        from .mixed import MixedTrainer
 
         return MixedTrainer(model, config, B, C, ss)
     return Trainer(model, config, B, C, ss)

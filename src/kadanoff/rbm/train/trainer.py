@@ -63,7 +63,7 @@ class Trainer:
     [0, 1). Subclasses change the arithmetic through ``operand_dtype`` (the dtype of the batch
     buffers ``V``, ``H`` and the hidden samples; ``None``: the model's), :meth:`_load_kernels`,
     the two conditionals, :meth:`_gradient_into_velocity`, :meth:`_gradient` and
-    :meth:`_after_update` (:class:`kadanoff.rbm.mixed.MixedTrainer`: bf16 products).
+    :meth:`_after_update` (:class:`kadanoff.rbm.train.mixed.MixedTrainer`: bf16 products).
     """
 
     mixed = False

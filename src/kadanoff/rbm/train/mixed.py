@@ -22,65 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
-from numba import njit
 
-from ..kernels.counter_hash import GOLDEN, U32, hash32, mix64, split
-from .train import Trainer
+from ._kernels import affine_bf16, bernoulli_bf16, bf16_bits
+from .trainer import Trainer
 
 __all__ = ["MixedTrainer", "bf16_bits"]
-
-_S8 = np.uint32(8)
-_S16 = np.uint32(16)
-_ONE = np.uint32(1)
-_RND = np.uint32(0x7FFF)
-_INV24 = np.float32(2.0**-24)
-
-
-@njit(inline="always", cache=True)
-def _bf16(x):  # pragma: no cover - compiled
-    """bfloat16 bits of float32 ``x``, round to nearest even (finite ``x``)."""
-    b = np.float32(x).view(np.uint32)
-    return np.uint16((b + _RND + ((b >> _S16) & _ONE)) >> _S16)
-
-
-def bf16_bits(x: float) -> np.uint16:
-    """The bfloat16 bit pattern of ``x`` (round to nearest even), as the kernels write it."""
-    return _bf16(np.float32(x))
-
-
-@njit(cache=True)
-def _bernoulli_bf16(
-    p, out, row0, mean, mrow0, scale, shift, key, ctr, up, down
-):  # pragma: no cover
-    """As the trainer's float32 Bernoulli kernel (same uniforms), writing bf16 bits.
-
-    ``p`` float32 (n, m); ``out``/``mean`` uint16 views of bf16 buffers; ``up``/``down`` the bf16
-    bits of the two unit values; ``mean[mrow0 + r, c] = bf16(scale p + shift)`` if ``mrow0 >= 0``.
-    """
-    n, m = p.shape
-    for r in range(n):
-        lo, hi = split(mix64(key + np.uint64(ctr + r) * GOLDEN))
-        if mrow0 >= 0:
-            for c in range(m):
-                x = p[r, c]
-                u = np.float32(np.int32(hash32(lo, hi, U32(c)) >> _S8)) * _INV24
-                out[row0 + r, c] = up if u < x else down
-                mean[mrow0 + r, c] = _bf16(x * scale + shift)
-        else:
-            for c in range(m):
-                u = np.float32(np.int32(hash32(lo, hi, U32(c)) >> _S8)) * _INV24
-                out[row0 + r, c] = up if u < p[r, c] else down
-
-
-@njit(cache=True)
-def _affine_bf16(p, out, row0, scale, shift):  # pragma: no cover
-    """``out[row0 + r, c] = bf16(scale p[r, c] + shift)`` (``out`` uint16 bits)."""
-    n, m = p.shape
-    for r in range(n):
-        for c in range(m):
-            out[row0 + r, c] = _bf16(p[r, c] * scale + shift)
 
 
 class MixedTrainer(Trainer):
@@ -109,7 +56,7 @@ class MixedTrainer(Trainer):
         self._refresh_operands()
 
     def _load_kernels(self) -> None:
-        self._kernel, self._affine = _bernoulli_bf16, _affine_bf16
+        self._kernel, self._affine = bernoulli_bf16, affine_bf16
         self._up, self._down = bf16_bits(1.0), bf16_bits(-1.0 if self.spin else 0.0)
 
     # -- operands ------------------------------------------------------------------------
