@@ -25,6 +25,8 @@ from ..rbm.model import RBM
 
 __all__ = ["DeepBeliefNetwork", "hidden_step", "visible_step"]
 
+_Gen = torch.Generator | None  # an optional torch generator
+
 
 class DeepBeliefNetwork:
     """A stack of RBMs, ``layers[l].n_hidden == layers[l + 1].n_visible``.
@@ -96,12 +98,7 @@ class DeepBeliefNetwork:
     # ------------------------------------------------------------------ passes
     @torch.no_grad()
     def up(
-        self,
-        v: Any,
-        depth: int | None = None,
-        *,
-        sample: bool = False,
-        generator: torch.Generator | None = None,
+        self, v: Any, depth: int | None = None, *, sample: bool = False, generator: _Gen = None
     ) -> torch.Tensor:
         """Representation of ``v`` (batch, sizes[0]) at level ``depth`` (default: top).
 
@@ -115,12 +112,7 @@ class DeepBeliefNetwork:
 
     @torch.no_grad()
     def down(
-        self,
-        h: Any,
-        from_depth: int | None = None,
-        *,
-        sample: bool = False,
-        generator: torch.Generator | None = None,
+        self, h: Any, from_depth: int | None = None, *, sample: bool = False, generator: _Gen = None
     ) -> torch.Tensor:
         """Map ``h`` (batch, sizes[from_depth]) down to the data level, ``(batch, sizes[0])``.
 
@@ -138,12 +130,7 @@ class DeepBeliefNetwork:
         return x
 
     def reconstruct(
-        self,
-        v: Any,
-        depth: int | None = None,
-        *,
-        sample: bool = False,
-        generator: torch.Generator | None = None,
+        self, v: Any, depth: int | None = None, *, sample: bool = False, generator: _Gen = None
     ) -> torch.Tensor:
         """``down(up(v, depth), depth)``: data seen through level ``depth``, (batch, sizes[0])."""
         d = self._check_depth(depth)
