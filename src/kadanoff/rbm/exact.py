@@ -25,6 +25,7 @@ __all__ = [
     "visible_distribution",
     "hidden_distribution",
     "joint_distribution",
+    "log_hidden_conditional",
     "kl_divergence",
     "log_likelihood",
     "exact_kl_gradient",
@@ -101,6 +102,20 @@ def joint_distribution(rbm: RBM) -> np.ndarray:
     m = neg_e.max()
     p = np.exp(neg_e - m)
     return p / p.sum()
+
+
+def log_hidden_conditional(rbm: RBM, v: Any) -> np.ndarray:
+    """``ln p(h | v)`` for every hidden state (all_states order), ``(batch, nv) -> (batch, 2^nh)``.
+
+    ``p(h | v) = prod_j exp(f_j h_j) / Z_j(f_j)`` with ``f = b + v W`` (MS 12), so
+    ``ln p(h | v) = h . f - sum_j ln Z_j``; float64.
+    """
+    rbm = _f64(rbm)
+    H = layer_states(rbm, rbm.n_hidden)
+    with torch.no_grad():
+        f = rbm.hidden_field(np.atleast_2d(np.asarray(v, dtype=np.float64)))
+        log_z = rbm.unit_log_partition(f).sum(-1).numpy()
+    return f.numpy() @ H.T - log_z[:, None]
 
 
 def _check_p_data(p_data: Any, rbm: RBM) -> np.ndarray:
