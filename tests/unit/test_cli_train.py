@@ -16,11 +16,10 @@ import torch
 
 from kadanoff import Chain, IsingModel
 from kadanoff.cli import main
-from kadanoff.dbn import DeepBeliefNetwork
+from kadanoff.dbn import DeepBeliefNetwork, load_model
 from kadanoff.ising.dataset import generate_dataset, save_dataset
 from kadanoff.rbm import SpinRBM
 from kadanoff.rbm.exact import kl_divergence
-from kadanoff.rbm.io import load_model
 from kadanoff.rbm.train import load_checkpoint
 from kadanoff.spins import all_states
 

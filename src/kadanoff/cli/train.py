@@ -226,7 +226,7 @@ def _log_line(layer: int, m: dict[str, Any]) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Validate, train (resuming if possible), save; return the exit code."""
     from .. import io as kio
-    from ..rbm.io import save_model
+    from ..dbn import save_model
     from ..rbm.train import train_rbm
 
     for flag in ("data", "hidden", "out"):
@@ -309,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             checkpoint_dir=out,
             epoch_hook=write_log,
-        )
+        ).dbn
         epochs = {i: len(h) for i, h in histories.items()}
     keep = ("format", "model", "lattice", "size", "K", "n_samples", "algorithm", "seed")
     meta = {

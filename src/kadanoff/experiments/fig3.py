@@ -123,8 +123,7 @@ def _stage_dataset(config: Config, folder: Path, progress: bool, device: str) ->
 def _stage_train(
     config: Config, data: np.ndarray, folder: Path, tag: str, l1: float, device: str, progress: bool
 ):
-    from ..dbn import train_dbn
-    from ..rbm.io import load_model, save_model
+    from ..dbn import load_model, save_model, train_dbn
     from ..rbm.train import get_preset
 
     key = _train_key(config, l1)
@@ -142,7 +141,7 @@ def _stage_train(
         seed=config.seed + (0 if tag == "l1" else 1),
         progress=progress,
         checkpoint_dir=folder / f"checkpoints_{tag}_{key}",
-    )
+    ).dbn
     save_model(dbn, path, metadata={"train_config": train_config.to_dict(), "l1": l1})
     return dbn
 
