@@ -52,7 +52,7 @@ MAX_REGION_SITES = 16
 
 @dataclass(frozen=True)
 class BlockGeometry:
-    """Sites of a block ``V`` at the origin, its region ``R``, boundary ``dR`` and environment ``E``.
+    """A block ``V`` at the origin, its region ``R``, boundary ``dR`` and environment ``E``.
 
     Flat row-major site indices of a lattice of ``shape`` (``(N,)`` ring or ``(L, L)`` torus):
     ``block`` (``b^d``, row-major within the block), ``region`` (block sites first, then the
