@@ -241,12 +241,13 @@ def train_filter(
 
 
 def ising_samples(
-    shape: tuple[int, ...], K: float, n: int, *, seed: SeedLike, n_chains: int = 4
+    shape: tuple[int, ...], K: float, n: int, *, seed: SeedLike, n_chains: int | None = None
 ) -> np.ndarray:
     """``n`` configurations ``(n, *shape)`` of the zero-field Ising model at ``K``.
 
     A ring uses the exact (independent-draw) sampler; a torus Swendsen-Wang sweeps (warm-up
-    ``200`` sweeps, then one configuration per chain every ``2`` sweeps).
+    ``200`` sweeps, then one configuration per chain every ``2`` sweeps; ``n_chains`` default
+    ``min(n, 64)``, round-robin order: configuration ``r * n_chains + c`` is chain ``c``).
     """
     from ..ising import IsingModel
     from ..ising.samplers import make_sampler
@@ -260,6 +261,7 @@ def ising_samples(
         state = smp.start(smp.init_state(n, seed=s_init), seed=s_run)
         state, _ = smp.run(state, 1)
         return np.asarray(state.spins)
+    n_chains = min(n, 64) if n_chains is None else n_chains
     smp = make_sampler("sw", model)
     state = smp.start(smp.init_state(n_chains, seed=s_init), seed=s_run)
     state, _ = smp.run(state, 200)
