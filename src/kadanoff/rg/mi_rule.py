@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from scipy import optimize
 
 from .._rng import SeedLike, make_rng, spawn
 from .coarse_graining import check_batch
@@ -161,7 +162,8 @@ def train_filter(
     objective: str = "closed_form",
     symmetric: bool = False,
     steps: int = 400,
-    lr: float = 0.05,
+    stages: int = 8,
+    kick: float = 0.05,
     beta: tuple[float, float] = (0.5, 4.0),
     seed: SeedLike,
 ) -> TrainedFilter:
@@ -170,9 +172,11 @@ def train_filter(
     ``objective="closed_form"`` (needs the coupling ``K``): ``I`` from the exact block
     conditionals (:func:`~.mutual_information.block_conditionals`); ``"bound"``: the
     Barber-Agakov lower bound with a logistic critic on the environment (trained jointly; model
-    free). ``symmetric`` fixes ``bias = 0`` (the Z2-symmetric filter). ``beta`` is annealed
-    geometrically from ``beta[0]`` to ``beta[1]`` over ``steps`` Adam steps of rate ``lr``; the
-    initial direction is random (``seed``). Returned weights have a non-negative sum.
+    free). ``symmetric`` fixes ``bias = 0`` (the Z2-symmetric filter). ``beta`` takes
+    ``stages`` geometrically spaced values from ``beta[0]`` to ``beta[1]``; at each, L-BFGS
+    (scipy, torch autograd gradients) runs up to ``steps / stages`` iterations from the last
+    optimum kicked by ``kick`` (relative, random) to leave saddles; the initial direction is
+    random (``seed``). ``history``: objective per stage. Returned weights have a non-negative sum.
     """
     import torch
 
@@ -194,49 +198,56 @@ def train_filter(
     else:
         blocks = torch.tensor(_block_spins(v, geom, geom.block))
         env = torch.tensor(_block_spins(v, geom, geom.environment))
-        critic = torch.zeros(env.shape[1] + 1, dtype=torch.float64, requires_grad=True)
-    s_init, _ = spawn(seed, 2)
-    theta = torch.tensor(s_init.normal(size=nV), requires_grad=True)
-    c = torch.zeros(1, dtype=torch.float64, requires_grad=not symmetric)
-    params = [theta] + ([c] if not symmetric else [])
-    if objective == "bound":
-        params.append(critic)
-    opt = torch.optim.Adam(params, lr=lr)
-    betas = np.geomspace(beta[0], beta[1], steps)
+    s_init, s_kick = spawn(seed, 2)
+    n_env = env.shape[1] + 1 if objective == "bound" else 0
+    n_c = 0 if symmetric else 1
+    phi = np.concatenate([s_init.normal(size=nV), np.zeros(n_c + n_env)])
     history: list[float] = []
 
     def hb(p: torch.Tensor) -> torch.Tensor:
         p = p.clamp(1e-15, 1 - 1e-15)
         return -(p * p.log() + (1 - p) * (1 - p).log())
 
-    for t in range(steps):
-        opt.zero_grad()
-        u = theta / theta.norm()
+    def value(x: torch.Tensor, b_t: float) -> torch.Tensor:
+        u = x[:nV] / x[:nV].norm()
+        c = x[nV] if n_c else 0.0
         if objective == "closed_form":
-            q = torch.sigmoid(2 * betas[t] * (states @ u + c))
-            p = Pt @ q
-            value = hb(wt @ p) - wt @ hb(p)
-        else:
-            p = torch.sigmoid(2 * betas[t] * (blocks @ u + c))
-            y = 2 * (env @ critic[:-1] + critic[-1])
-            ll = p * torch.nn.functional.logsigmoid(y) + (1 - p) * torch.nn.functional.logsigmoid(
-                -y
-            )
-            value = hb(p.mean()) + ll.mean()
-        (-value).backward()
-        opt.step()
-        history.append(float(value.detach()))
-    u = (theta / theta.norm()).detach().numpy()
+            p = Pt @ torch.sigmoid(2 * b_t * (states @ u + c))
+            return hb(wt @ p) - wt @ hb(p)
+        a = x[nV + n_c :]
+        p = torch.sigmoid(2 * b_t * (blocks @ u + c))
+        y = 2 * (env @ a[:-1] + a[-1])
+        logsig = torch.nn.functional.logsigmoid
+        ll = p * logsig(y) + (1 - p) * logsig(-y)
+        return hb(p.mean()) + ll.mean() - 1e-4 * (a[:-1] @ a[:-1])
+
+    def loss(x: np.ndarray, b_t: float) -> tuple[float, np.ndarray]:
+        xt = torch.tensor(x, requires_grad=True)
+        v = -value(xt, b_t)
+        v.backward()
+        return float(v.detach()), xt.grad.numpy().copy()  # type: ignore[union-attr]
+
+    per_stage = max(1, steps // stages)
+    for stage, b_t in enumerate(np.geomspace(beta[0], beta[1], stages)):
+        if stage:
+            # a small kick off the last optimum, so a saddle of this stage (e.g. the
+            # symmetric filter of a chain, optimal only at small beta) is left
+            phi[:nV] += kick * np.linalg.norm(phi[:nV]) * s_kick.normal(size=nV)
+        res = optimize.minimize(loss, phi, args=(float(b_t),), jac=True, method="L-BFGS-B",
+                                options={"maxiter": per_stage})  # fmt: skip
+        phi = res.x.copy()
+        history.append(-float(res.fun))
+    u = phi[:nV] / np.linalg.norm(phi[:nV])
     sign = 1.0 if u.sum() >= 0 else -1.0
     w = sign * beta[1] * u
-    bias = sign * beta[1] * float(c.detach()[0])
+    bias = sign * beta[1] * float(phi[nV]) if n_c else 0.0
     shape = (b,) * len(geom.shape)
     return TrainedFilter(
         BlockFilter(w.reshape(shape), bias, "sigmoid"),
         objective,
         history,
         {"buffer": buffer, "width": width, "symmetric": symmetric, "steps": steps,
-         "beta": list(beta), "lr": lr},
+         "stages": stages, "beta": list(beta)},
     )  # fmt: skip
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "block_conditionals",
     "mutual_information_from_conditionals",
     "mutual_information_estimate",
+    "mutual_information_difference",
     "barber_agakov_bound",
 ]
 
@@ -258,6 +259,21 @@ def mutual_information_from_conditionals(
     return float(binary_entropy(w @ p) - w @ binary_entropy(p))
 
 
+def _per_sample(P: np.ndarray, owner: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Per-sample means of ``p`` and ``H_b(p)`` over the sample's blocks: ``(n, 2)``."""
+    p = np.asarray(P) @ np.asarray(table, dtype=np.float64)
+    n = int(owner.max()) + 1
+    per = np.zeros((n, 2))
+    np.add.at(per[:, 0], owner, p)
+    np.add.at(per[:, 1], owner, binary_entropy(p))
+    return per / np.bincount(owner, minlength=n).astype(np.float64)[:, None]
+
+
+def _mi_of_means(x: np.ndarray) -> float:
+    m = x.mean(axis=0)
+    return float(binary_entropy(m[0]) - m[1])
+
+
 def mutual_information_estimate(
     P: np.ndarray, owner: np.ndarray, table: np.ndarray, *, n_blocks: int = 20
 ) -> tuple[float, float]:
@@ -265,18 +281,25 @@ def mutual_information_estimate(
 
     Blocks of consecutive samples (``owner`` order); needs at least ``n_blocks`` samples.
     """
-    p = np.asarray(P) @ np.asarray(table, dtype=np.float64)
-    n = int(owner.max()) + 1
-    per = np.zeros((n, 2))
-    np.add.at(per[:, 0], owner, p)
-    np.add.at(per[:, 1], owner, binary_entropy(p))
+    per = _per_sample(P, owner, table)
+    return jackknife(_mi_of_means, per, n_blocks=min(n_blocks, len(per)))
 
-    def mi(x: np.ndarray) -> float:
-        m = x.mean(axis=0)
-        return float(binary_entropy(m[0]) - m[1])
 
-    count = np.bincount(owner, minlength=n).astype(np.float64)[:, None]
-    return jackknife(mi, per / count, n_blocks=min(n_blocks, n))
+def mutual_information_difference(
+    P: np.ndarray,
+    owner: np.ndarray,
+    table_a: np.ndarray,
+    table_b: np.ndarray,
+    *,
+    n_blocks: int = 20,
+) -> tuple[float, float]:
+    """``I_a - I_b`` of two filters on the same samples, with its (paired) jackknife error."""
+    per = np.hstack([_per_sample(P, owner, table_a), _per_sample(P, owner, table_b)])
+
+    def diff(x: np.ndarray) -> float:
+        return _mi_of_means(x[:, :2]) - _mi_of_means(x[:, 2:])
+
+    return jackknife(diff, per, n_blocks=min(n_blocks, len(per)))
 
 
 def _critic_features(samples: np.ndarray, geom: BlockGeometry, offsets) -> np.ndarray:
