@@ -52,6 +52,11 @@ def test_metrics_exact_and_bounds(quick):
         assert -1 <= f["cosine_uniform"] <= 1 and 0.25 <= f["concentration"] <= 1
     assert t["filters"]["symmetric"]["bias"] == 0.0
     assert 0.5 <= t["chain"]["filter"]["concentration"] <= 1
+    # every rule is measured on the same configurations: identical level-0 correlations
+    mcrg = json.loads((folder / "mcrg.json").read_text())
+    for per in mcrg.values():
+        g0 = [per[r]["correlations"][0]["G"] for r in ("majority", "mi_symmetric", "mi_free_bias")]
+        assert g0[0] == g0[1] == g0[2]
     for key, r in m["mcrg"].items():
         assert 0.5 < r["y_t"] < 1.5 and 1.5 < r["y_h"] < 2.1, key
         assert 0 < r["y_t_err"] < 0.2 and 0 < r["y_h_err"] < 0.1
