@@ -89,3 +89,14 @@ def test_plots_decode(quick):
 def test_config_rejects_bad_sizes():
     with pytest.raises(ValueError, match="multiple of b"):
         mi.Config(mcrg_L=(18,), b=4)
+
+
+def test_buffered_variant_small():
+    from kadanoff.ising import K_CRITICAL
+    from kadanoff.rg.mi_rule import ising_samples
+
+    x = ising_samples((8, 8), K_CRITICAL, 40, seed=5)
+    config = mi.Config(train_L=8, mcrg_L=(16,), buffered_samples=20, steps=40)
+    out = mi._buffered(config, x[:20], x[20:])
+    assert out["samples"] == 20 and -1 <= out["cosine_uniform"] <= 1
+    assert abs(out["sign-majority"]) < math.log(2) and out["sign-majority_err"] >= 0

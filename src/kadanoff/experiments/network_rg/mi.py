@@ -18,7 +18,6 @@ Z2-symmetric ``c = 0``, and by the model-free Barber-Agakov bound; and on a 1D c
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ class Config:
     chain_K: float = 1.0
     chain_buffer: int = 2
     chain_samples: int = 1000
+    buffered_samples: int = 0  # > 0: also train with a one-shell buffer (2D, exact region 4x4)
     mcrg_L: tuple[int, ...] = (16,)
     mcrg_min_side: int = 8
     mcrg_samples: int = 1500
@@ -64,6 +64,7 @@ class Config:
 QUICK = Config()
 PAPER = Config(
     train_L=32, train_samples=4000, test_samples=4000, steps=600, chain_samples=8000,
+    buffered_samples=600,
     mcrg_L=(64, 128), mcrg_samples=20_000, keep=2000,
 )  # fmt: skip
 
@@ -92,7 +93,9 @@ def _train(config: Config, seed: Any) -> dict[str, Any]:
 
     s = spawn(seed, 8)
     b, L = config.b, config.train_L
-    kw = dict(buffer=config.buffer, width=config.width, steps=config.steps, beta=config.beta)
+    kw: dict[str, Any] = dict(
+        buffer=config.buffer, width=config.width, steps=config.steps, beta=config.beta
+    )
     train = ising_samples((L, L), K_CRITICAL, config.train_samples, seed=s[0])
     test = ising_samples((L, L), K_CRITICAL, config.test_samples, seed=s[1])
     fits = {
@@ -156,8 +159,37 @@ def _train(config: Config, seed: Any) -> dict[str, Any]:
         "sign_is_decimation": any(np.array_equal(ctables["learned_sign"], d) for d in decimations),
     }  # fmt: skip
     out["chain"] = chain
+    if config.buffered_samples:
+        out["buffered"] = _buffered(config, train, test)
     out["_filters"] = {k: f.filter for k, f in fits.items()}
     return out
+
+
+def _buffered(config: Config, train: np.ndarray, test: np.ndarray) -> dict[str, Any]:
+    """The c = 0 filter trained with a one-shell buffer between block and environment."""
+    from ...ising import K_CRITICAL
+    from ...rg.mi_rule import train_filter
+    from ...rg.mutual_information import (
+        block_conditionals,
+        block_geometry,
+        majority_table,
+        mutual_information_difference,
+    )
+
+    n = config.buffered_samples
+    fit = train_filter(train[:n], config.b, K=K_CRITICAL, buffer=1, width=1, symmetric=True,
+                       steps=config.steps, beta=config.beta, seed=0)  # fmt: skip
+    geom = block_geometry(test.shape[1:], config.b, buffer=1, width=1)
+    P, owner = block_conditionals(test[:n], K_CRITICAL, geom)
+    sign, maj = fit.filter.as_mode("sign").table(), majority_table(config.b**2)
+    d, e = mutual_information_difference(P, owner, sign, maj)
+    decided = (maj == 0) | (maj == 1)
+    return {
+        "samples": n, "weights": fit.filter.weights.tolist(),
+        "cosine_uniform": fit.filter.cosine_uniform(),
+        "sign_equals_majority_off_ties": bool(np.array_equal(sign[decided], maj[decided])),
+        "sign-majority": d, "sign-majority_err": e,
+    }  # fmt: skip
 
 
 def _exact(config: Config, filters: dict[str, Any]) -> dict[str, Any]:
@@ -277,159 +309,15 @@ def plot(folder: Path) -> list[Path]:
     return plot_all(Path(folder))
 
 
-def _verdict(ok: bool | None) -> str:
-    return "inconclusive" if ok is None else ("agrees" if ok else "differs")
-
-
-def _pm(v: float, e: float) -> str:
-    return "n/a" if v is None else f"{v:.4f} +- {e:.4f}"
-
-
-def _diff(d: dict[str, float], key: str) -> tuple[float, float, str]:
-    v, e = d[key], d[f"{key}_err"]
-    return v, e, f"{v:+.5f} +- {e:.5f}"
-
-
 def claims(m: dict[str, Any]) -> list[dict[str, Any]]:
     """Claims table rows (claim, how, result, verdict) from the metrics."""
-    t, ex = m["train"], m["exact"]
-    mi, fs, dd = t["mi"], t["filters"]["symmetric"], t["mi_diff"]
-    out = []
-    gain, gerr, gtxt = _diff(dd, "symmetric_sign-majority")
-    ok = fs["cosine_uniform"] > 0.9 and fs["sign_equals_majority_off_ties"] and gain > -3 * gerr
-    out.append({
-        "claim": "At K_c the MI-optimal 2D block filter is close to the majority rule",
-        "how": f"closed-form I(H:E) (exact block conditionals) maximized on {t['L']}x{t['L']} "
-               f"K_c samples, {t['b']}x{t['b']} blocks, c = 0; cosine with the uniform filter; "
-               "sign(filter) vs majority on untied blocks; I on held-out samples (paired "
-               "jackknife for differences)",
-        "result": f"cosine {fs['cosine_uniform']:.3f}; sign filter = majority off ties: "
-                  f"{fs['sign_equals_majority_off_ties']}; I = "
-                  f"{_pm(mi['symmetric_sign'], mi['symmetric_sign_err'])}, majority "
-                  f"{_pm(mi['majority'], mi['majority_err'])} (learned - majority {gtxt}), "
-                  f"decimation {_pm(mi['decimation'], mi['decimation_err'])}",
-        "verdict": _verdict(ok),
-    })  # fmt: skip
-    c = t["chain"]
-    cm = c["mi"]
-    cg, cge, cgt = _diff(c["mi_diff"], "learned_sign-majority")
-    ok = c["filter"]["sign_is_decimation"] and cg > 3 * cge
-    out.append({
-        "claim": "On a 1D chain the MI-optimal filter is decimation-like",
-        "how": f"2-site blocks, buffer {c['buffer']}, ring N = {c['N']}, K = {c['K']}; "
-               "concentration max|w|/sum|w|; sign(filter) = keeping one spin",
-        "result": f"weights {np.round(c['filter']['weights'], 3).tolist()}, concentration "
-                  f"{c['filter']['concentration']:.3f}; sign filter is decimation: "
-                  f"{c['filter']['sign_is_decimation']}; I learned "
-                  f"{_pm(cm['learned_sign'], cm['learned_sign_err'])}, decimation "
-                  f"{_pm(cm['decimation'], cm['decimation_err'])}, majority "
-                  f"{_pm(cm['majority'], cm['majority_err'])} (learned - majority {cgt})",
-        "verdict": _verdict(ok),
-    })  # fmt: skip
-    if ex:
-        ok = ex["ring_decimation"] > ex["ring_majority"] and (
-            ex["torus_majority"] > ex["torus_decimation"])  # fmt: skip
-        out.append({
-            "claim": "Exactly: decimation beats majority on a 2-site chain block; majority beats "
-                     "decimation on a 2x2 block at K_c",
-            "how": "I(H:E) by enumeration: 16-site ring (buffer 2), 4x4 torus (all other sites)",
-            "result": f"ring: decimation {ex['ring_decimation']:.5f}, majority "
-                      f"{ex['ring_majority']:.5f}; torus: majority {ex['torus_majority']:.5f}, "
-                      f"decimation {ex['torus_decimation']:.5f}, learned sign filters: c = 0 "
-                      f"{ex['torus_symmetric_sign']:.5f}, free bias "
-                      f"{ex['torus_free_bias_sign']:.5f}",
-            "verdict": _verdict(ok),
-        })  # fmt: skip
-    ff = t["filters"]["free_bias"]
-    d, derr, dtxt = _diff(dd, "free_bias_sign-symmetric_sign")
-    broken = abs(ff["bias_over_norm"]) > 0.1 and d > 3 * derr
-    out.append({
-        "claim": "The MI optimum is Z2 symmetric (no bias), like majority rule",
-        "how": "the same training with a free bias c; |c|/|w| and I(free) - I(c = 0) (paired)",
-        "result": f"c/|w| = {ff['bias_over_norm']:+.3f}; I(free) - I(c=0) = {dtxt}: "
-                  + ("a free bias breaks the symmetry (tied blocks all go one way)"
-                     if broken else "no significant symmetry breaking"),
-        "verdict": _verdict(not broken),
-    })  # fmt: skip
-    fb = t["filters"]["bound"]
-    a, bsym = np.sort(np.ravel(fb["weights"])), np.sort(np.ravel(fs["weights"]))
-    cos = float(a @ bsym / (np.linalg.norm(a) * np.linalg.norm(bsym)))
-    bd, bde, bdt = _diff(dd, "bound_sign-symmetric_sign")
-    out.append({
-        "claim": "The model-free variational bound finds an equally good filter",
-        "how": "Barber-Agakov bound with a logistic critic on the environment, trained jointly "
-               "(c = 0); cosine of the sorted weights (the block's symmetries permute optima); "
-               "paired I difference",
-        "result": f"sorted-weight cosine {cos:.3f}; cosine with uniform "
-                  f"{fb['cosine_uniform']:.3f}; I(bound) - I(closed form) = {bdt}",
-        "verdict": _verdict(cos > 0.95 and abs(bd) <= 3 * bde),
-    })  # fmt: skip
-    for key, r in m["mcrg"].items():
-        if not key.endswith("mi_symmetric"):
-            continue
-        L = key.split("_")[0]
-        maj, fb_r = m["mcrg"][f"{L}_majority"], m["mcrg"][f"{L}_mi_free_bias"]
-        for q, exact in (("y_t", 1.0), ("y_h", 15 / 8)):
-            dq = r[q] - maj[q]
-            err = math.hypot(r[f"{q}_err"], maj[f"{q}_err"])
-            ok = None if err > 0.03 else abs(dq) <= 0.03
-            out.append({
-                "claim": f"The MI rule (c = 0) gives the MCRG exponent {q} of majority rule "
-                         f"({L[1:]}^2)",
-                "how": f"T = G^-1 F at K_c, same configurations, step {r['level']}; |difference| "
-                       "<= 0.03 (inconclusive when its error exceeds 0.03)",
-                "result": f"MI {_pm(r[q], r[q + '_err'])} (exact {exact:g}, off by "
-                          f"{r[q] - exact:+.4f}); majority {_pm(maj[q], maj[q + '_err'])} (off "
-                          f"by {maj[q] - exact:+.4f}); free bias {_pm(fb_r[q], fb_r[q + '_err'])}",
-                "verdict": _verdict(ok),
-            })  # fmt: skip
-        z_sym = r["K_field_level1"] / r["K_field_level1_err"]
-        z_free = fb_r["K_field_level1"] / fb_r["K_field_level1_err"]
-        out.append({
-            "claim": "The coarse Hamiltonian of the MI rule (c = 0) has no field, like majority "
-                     f"({L[1:]}^2)",
-            "how": "pseudo-likelihood field coupling at step 1 (c = 0 and free-bias filters)",
-            "result": f"c = 0: K_field = {_pm(r['K_field_level1'], r['K_field_level1_err'])} "
-                      f"(z = {z_sym:+.1f}); free bias: "
-                      f"{_pm(fb_r['K_field_level1'], fb_r['K_field_level1_err'])} "
-                      f"(z = {z_free:+.1f})",
-            "verdict": _verdict(abs(z_sym) < 4),
-        })  # fmt: skip
-    return out
+    from .mi_claims import claims_of
+
+    return claims_of(m)
 
 
 def reading(m: dict[str, Any]) -> str:
     """Plain-language reading, including where the MI rule is not block-spin RG."""
-    t = m["train"]
-    fs, ff, c = t["filters"]["symmetric"], t["filters"]["free_bias"], t["chain"]
-    v = [r["verdict"] for r in claims(m)]
-    iz = 3 if m["exact"] else 2
-    two_d, one_d, z2, bound = v[0] == "agrees", v[1] == "agrees", v[iz], v[iz + 1] == "agrees"
-    mc = []
-    for k in (k for k in m["mcrg"] if k.endswith("mi_symmetric")):
-        r, mj = m["mcrg"][k], m["mcrg"][k.replace("mi_symmetric", "majority")]
-        mc.append(f"{k.split('_')[0][1:]}^2 (step {r['level']}): y_t {_pm(r['y_t'], r['y_t_err'])}"
-                  f" vs majority {_pm(mj['y_t'], mj['y_t_err'])}, y_h "
-                  f"{_pm(r['y_h'], r['y_h_err'])} vs {_pm(mj['y_h'], mj['y_h_err'])}")  # fmt: skip
-    fb = [m["mcrg"][k] for k in m["mcrg"] if k.endswith("mi_free_bias")]
-    return " ".join([
-        "Maximizing the mutual information between a block's coarse spin and its environment",
-        ("recovers" if two_d else "does not recover") + " a majority-like block spin at K_c: the",
-        f"learned 2x2 filter has cosine {fs['cosine_uniform']:.3f} with the uniform filter and its",
-        "sign is a majority rule whose tied blocks are decided by some of the spins instead of a",
-        "coin (a deterministic tie-break keeps more information than a random one, so the",
-        "optimum is not exactly the uniform filter).",
-        f"On the chain the optimum {'keeps' if one_d else 'does not keep'} one spin",
-        f"(concentration {c['filter']['concentration']:.2f}): decimation, which exact",
-        "enumeration confirms beats majority there. Where it is not block-spin RG:",
-        (f"with a free bias the optimum breaks the Z2 symmetry (c/|w| = "
-         f"{ff['bias_over_norm']:+.2f}: all tied blocks go one way), so its coarse Hamiltonian "
-         "acquires a field (" + ", ".join(f"{_pm(r['K_field_level1'], r['K_field_level1_err'])}"
-                                          for r in fb) + ") that majority rule never has;")
-        if z2 == "differs" else "a free bias does not break the Z2 symmetry here;",
-        "the filter is trained once on the fine lattice and reused at every level, not",
-        "re-optimized per level; and the closed-form objective uses the known Hamiltonian (the",
-        "model-free Barber-Agakov bound, the honest learning setting, finds",
-        ("an equally good filter)." if bound else "a different filter)."),
-        "MCRG on the same configurations, symmetric filter: " + "; ".join(mc) + ".",
-    ])  # fmt: skip
+    from .mi_claims import reading_of
+
+    return reading_of(m)
