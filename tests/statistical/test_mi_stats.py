@@ -18,6 +18,7 @@ from kadanoff.rg.mutual_information import (
     decimation_table,
     exact_mutual_information,
     majority_table,
+    mutual_information_difference,
     mutual_information_estimate,
 )
 
@@ -49,6 +50,18 @@ def test_conditional_estimator_equals_exact(case):
         # a wrong model (the exact MI at another coupling) is rejected by the same test
         wrong = exact_mutual_information(0.7 * K, geom, q)
         assert abs(est - wrong) > Z * err
+
+
+def test_paired_difference_equals_exact(case):
+    name, geom, K, _, test = case
+    nV = len(geom.block)
+    P, owner = block_conditionals(test, K, geom)
+    a, b = majority_table(nV), decimation_table(nV)
+    exact = exact_mutual_information(K, geom, a) - exact_mutual_information(K, geom, b)
+    est, err = mutual_information_difference(P, owner, a, b)
+    assert 0 < err < abs(exact) / 5
+    assert abs(est - exact) < Z * err, (name, est, err, exact)
+    assert abs(est - 0.0) > Z * err  # "no difference" is rejected
 
 
 def test_barber_agakov_bound_below_exact(case):

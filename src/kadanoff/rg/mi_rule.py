@@ -5,11 +5,12 @@ A :class:`BlockFilter` maps the ``b^d`` spins ``u`` of a block to one coarse spi
 ``p(h | u) = exp(h x) / 2cosh(x)`` (``"sigmoid"``). :func:`train_filter` chooses the filter that
 maximizes ``I(H : E)`` between ``h`` and the block's environment (:mod:`.mutual_information`),
 either the closed form with the exact block conditional (needs ``K``) or the model-free
-Barber-Agakov bound with a logistic critic; both by torch autograd (CPU, float64) while the
-filter's scale ``beta`` is annealed (``x = beta (w_hat . u + c)``, ``|w_hat| = 1``): at small
-``beta`` the objective is quadratic and picks the leading correlation direction, at large
-``beta`` the filter is nearly deterministic. :class:`MIRule` applies one filter to every block
-of a ring or torus and satisfies :class:`~kadanoff.rg.coarse_graining.CoarseGraining`.
+Barber-Agakov bound with a logistic critic; both by L-BFGS (scipy) on torch autograd gradients
+(CPU, float64) while the filter's scale ``beta`` is annealed (``x = beta (w_hat . u + c)``,
+``|w_hat| = 1``): at small ``beta`` the objective is quadratic and picks the leading
+correlation direction, at large ``beta`` the filter is nearly deterministic. :class:`MIRule`
+applies one filter to every block of a ring or torus and satisfies
+:class:`~kadanoff.rg.coarse_graining.CoarseGraining`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from scipy import optimize
 
 from .._rng import SeedLike, make_rng, spawn
+from ..spins import all_states
 from .coarse_graining import check_batch
 from .mutual_information import (
     BlockGeometry,
@@ -187,8 +189,6 @@ def train_filter(
     v = np.asarray(samples)
     geom = block_geometry(v.shape[1:], b, buffer=buffer, width=width)
     nV = len(geom.block)
-    from ..spins import all_states
-
     states = torch.tensor(all_states(nV), dtype=torch.float64)
     if objective == "closed_form":
         P, _ = block_conditionals(v, float(K), geom)  # type: ignore[arg-type]

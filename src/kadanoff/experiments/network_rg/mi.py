@@ -297,6 +297,11 @@ def compute(
                 "K_field_level1": r["couplings"]["K_field"][1],
                 "K_field_level1_err": r["couplings"]["K_field_err"][1],
                 "magnetization_level1": r["magnetization"][1],
+                # every level (step 1..n for exponents, 0..n for couplings)
+                "y_t_by_step": r["y_t"], "y_t_by_step_err": r["y_t_err"],
+                "y_h_by_step": r["y_h"], "y_h_by_step_err": r["y_h_err"],
+                **{k.replace("_err", "") + "_by_level" + ("_err" if k.endswith("_err") else ""): v
+                   for k, v in r["couplings"].items()},
             }  # fmt: skip
     write_json(folder / "metrics.json", metrics)
     return metrics

@@ -128,6 +128,17 @@ def claims_of(m: dict[str, Any]) -> list[dict[str, Any]]:
                           f"by {maj[q] - exact:+.4f}); free bias {_pm(fb_r[q], fb_r[q + '_err'])}",
                 "verdict": _verdict(ok),
             })  # fmt: skip
+        dev = {q: fb_r[q] - ex_q for q, ex_q in (("y_t", 1.0), ("y_h", 15 / 8))}
+        big = max(fb_r["y_t_err"], fb_r["y_h_err"]) > 0.03
+        out.append({
+            "claim": f"The free-bias (Z2-breaking) MI rule gives the exact exponents ({L[1:]}^2)",
+            "how": f"T = G^-1 F at K_c, step {fb_r['level']}; |y - exact| <= 0.03 for y_t and y_h",
+            "result": f"y_t {_pm(fb_r['y_t'], fb_r['y_t_err'])} (off by {dev['y_t']:+.3f}), y_h "
+                      f"{_pm(fb_r['y_h'], fb_r['y_h_err'])} (off by {dev['y_h']:+.3f}); the "
+                      "bias injects a field, a relevant perturbation, which mixes the even and "
+                      "odd sectors",
+            "verdict": _verdict(None if big else all(abs(x) <= 0.03 for x in dev.values())),
+        })  # fmt: skip
         z_sym = r["K_field_level1"] / r["K_field_level1_err"]
         z_free = fb_r["K_field_level1"] / fb_r["K_field_level1_err"]
         out.append({
@@ -163,6 +174,21 @@ def reading_of(m: dict[str, Any]) -> str:
                   f" vs majority {_pm(mj['y_t'], mj['y_t_err'])}, y_h "
                   f"{_pm(r['y_h'], r['y_h_err'])} vs {_pm(mj['y_h'], mj['y_h_err'])}")  # fmt: skip
     fb = [m["mcrg"][k] for k in m["mcrg"] if k.endswith("mi_free_bias")]
+    fb_v = {r["verdict"] for r in rows if r["claim"].startswith("The free-bias")}
+    fb_y = "; ".join(f"y_t {r['y_t']:.3f}, y_h {r['y_h']:.3f}" for r in fb)
+    if "differs" in fb_v:
+        fb_text = (
+            "The free-bias filter is the clearest failure: its field grows from level to level "
+            "(a relevant direction), the flow leaves the critical fixed point, and its exponents "
+            f"({fb_y}) are not those of the Ising fixed point; a rule that maximizes information "
+            "is not by itself an RG step: the symmetry has to be imposed."
+        )
+    else:
+        fb_text = (
+            f"The free-bias filter's exponents ({fb_y}) are "
+            + ("close to the exact ones at this size." if "agrees" in fb_v
+               else "not resolved at this size (errors above 0.03).")
+        )  # fmt: skip
     return " ".join([
         "Maximizing the mutual information between a block's coarse spin and its environment",
         ("recovers" if two_d else "does not recover") + " a majority-like block spin at K_c: the",
@@ -183,4 +209,5 @@ def reading_of(m: dict[str, Any]) -> str:
         "model-free Barber-Agakov bound, the honest learning setting, finds",
         ("an equally good filter)." if bound else "a different filter)."),
         "MCRG on the same configurations, symmetric filter: " + "; ".join(mc) + ".",
+        fb_text,
     ])  # fmt: skip
