@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from kadanoff._rng import spawn
 from kadanoff.ising import K_CRITICAL
 from kadanoff.rg.mi_rule import ising_samples
 from kadanoff.rg.mutual_information import (
@@ -82,3 +83,18 @@ def test_barber_agakov_bound_below_exact(case):
         else exact_mutual_information(0.7 * K, geom, q)
     )
     assert bound > wrong + Z * err, (name, bound, err, wrong)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(20, 30))
+def test_estimator_and_bound_seed_sweep(seed):
+    for shape, K, buffer, width, n in CASES.values():
+        geom = block_geometry(shape, 2, buffer=buffer, width=width)
+        q = majority_table(len(geom.block))
+        exact = exact_mutual_information(K, geom, q)
+        train, test = (ising_samples(shape, K, n, seed=s) for s in spawn(seed, 2))
+        P, owner = block_conditionals(test, K, geom)
+        est, err = mutual_information_estimate(P, owner, q)
+        assert abs(est - exact) < Z * err
+        bound, berr = barber_agakov_bound(train, test, geom, q)
+        assert bound <= exact + Z * berr
