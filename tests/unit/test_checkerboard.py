@@ -15,6 +15,7 @@ from scipy import stats
 
 from kadanoff.ising.model import IsingModel
 from kadanoff.ising.samplers import checkerboard as cb
+from kadanoff.ising.samplers._checkerboard_kernels import sweeps_generic
 from kadanoff.ising.samplers.checkerboard import (
     HeatBathSampler,
     MetropolisSampler,
@@ -270,7 +271,7 @@ def test_packed_kernel_equals_generic_kernel(L, rule):
     ref = x.reshape(5, -1).copy()
     flips = np.zeros(5, dtype=np.int64)
     key = cb.kernel_key(99)
-    cb._sweeps_generic(
+    sweeps_generic(
         ref, lat.neighbours.astype(np.int64), order, rows, cols, n_rows,
         smp._table, key, 0, 4, flips,
     )  # fmt: skip
