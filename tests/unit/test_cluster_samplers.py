@@ -18,10 +18,10 @@ import pytest
 from scipy import stats
 
 from kadanoff.ising.model import IsingModel
-from kadanoff.ising.samplers._random import next_u64, seed_states
 from kadanoff.ising.samplers.exact_chain import ExactChainSampler
 from kadanoff.ising.samplers.swendsen_wang import SwendsenWangSampler
 from kadanoff.ising.samplers.wolff import WolffSampler, bond_threshold
+from kadanoff.kernels.xoshiro import next_u64, seed_states
 from kadanoff.lattice import Chain, SquareLattice
 from kadanoff.spins import all_states, state_index
 

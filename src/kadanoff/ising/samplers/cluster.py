@@ -17,9 +17,9 @@ import numpy as np
 from numba import njit
 
 from ..._rng import SeedLike
+from ...kernels.xoshiro import seed_states, xoshiro_next
 from ...lattice import Chain, SquareLattice
 from ..model import IsingModel
-from ._random import seed_states, xoshiro_next
 from .base import ChainState, Sampler, SweepInfo, check_count
 
 __all__ = [
@@ -27,11 +27,13 @@ __all__ = [
     "cluster_setup",
     "bond_threshold",
     "bond_open",
+    "grow_cluster",
     "use_threads",
     "PARALLEL_MIN_WORK",
 ]
 
 _S32 = np.uint64(32)
+_LO32 = np.uint64(0xFFFFFFFF)
 
 
 def cluster_setup(model: IsingModel, algorithm: str) -> tuple[np.ndarray, int, np.ndarray | None]:
@@ -105,6 +107,36 @@ def bond_open(u, thr_hi, thr_lo, r0, r1, r2, r3):
         x, r0, r1, r2, r3 = xoshiro_next(r0, r1, r2, r3)
         return (x >> _S32) < thr_lo, r0, r1, r2, r3
     return u < thr_hi, r0, r1, r2, r3
+
+
+@njit(inline="always", cache=True)
+def grow_cluster(visit, s, seen, nbr, z, s0, delta, thr_hi, thr_lo, stack, r0, r1, r2, r3):
+    """Grow the Fortuin-Kasteleyn cluster whose first site is on ``stack`` (both algorithms).
+
+    Pops sites and tests the bond of each to its ``z`` (4 or 2) neighbours with 32-bit
+    uniforms, two per xoshiro draw (:func:`bond_open`); ``visit(s, seen, j, s0, delta,
+    open, stack, top)`` adds neighbour ``j`` when it belongs (pushing it and adding
+    ``delta`` to ``s[j]``) and returns the new ``top``. Returns ``(size, r0, r1, r2, r3)``.
+    """
+    top = 1
+    size = 1
+    while top > 0:
+        top -= 1
+        base = stack[top] * z
+        t0 = top
+        ra, r0, r1, r2, r3 = xoshiro_next(r0, r1, r2, r3)
+        b, r0, r1, r2, r3 = bond_open(ra >> _S32, thr_hi, thr_lo, r0, r1, r2, r3)
+        top = visit(s, seen, nbr[base], s0, delta, b, stack, top)
+        b, r0, r1, r2, r3 = bond_open(ra & _LO32, thr_hi, thr_lo, r0, r1, r2, r3)
+        top = visit(s, seen, nbr[base + 1], s0, delta, b, stack, top)
+        if z == 4:
+            rb, r0, r1, r2, r3 = xoshiro_next(r0, r1, r2, r3)
+            b, r0, r1, r2, r3 = bond_open(rb >> _S32, thr_hi, thr_lo, r0, r1, r2, r3)
+            top = visit(s, seen, nbr[base + 2], s0, delta, b, stack, top)
+            b, r0, r1, r2, r3 = bond_open(rb & _LO32, thr_hi, thr_lo, r0, r1, r2, r3)
+            top = visit(s, seen, nbr[base + 3], s0, delta, b, stack, top)
+        size += top - t0
+    return size, r0, r1, r2, r3
 
 
 def use_threads(n_chains: int, work: float) -> bool:
