@@ -164,6 +164,8 @@ class ClusterSampler(Sampler):
         super().__init__(model)
         self._nbr, self._z, self._gauge = cluster_setup(model, self.algorithm)
         self._thr_hi, self._thr_lo = bond_threshold(model.K)
+        #: the kernels' lattice arguments ``(nbr, z, thr_hi, thr_lo)``
+        self._bonds = (self._nbr, self._z, self._thr_hi, self._thr_lo)
 
     def _gauged_copy(self, spins: np.ndarray) -> np.ndarray:
         """Validated ``(n_chains, n_sites)`` copy of ``spins``, gauge-transformed if K < 0."""
@@ -172,6 +174,18 @@ class ClusterSampler(Sampler):
         if self._gauge is not None:
             flat *= self._gauge.reshape(1, -1)
         return flat
+
+    def _ungauged(self, saved: np.ndarray, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Undo the gauge map in place and give the lattice shape: saved states
+        ``(n_out, n_chains, n_sites)`` and final spins ``(n_chains, n_sites)``."""
+        if self._gauge is not None:
+            flat *= self._gauge.reshape(1, -1)
+            saved *= self._gauge.reshape(1, 1, -1)
+        n_chains = flat.shape[0]
+        return (
+            saved.reshape(saved.shape[0], n_chains, *self.model.shape),
+            flat.reshape(n_chains, *self.model.shape),
+        )
 
     def _start_rng(self, n_chains: int, seed: SeedLike) -> np.ndarray:
         """Chain ``c`` gets xoshiro stream ``c`` of ``seed`` (:func:`seed_states`)."""

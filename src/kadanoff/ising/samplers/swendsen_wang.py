@@ -99,13 +99,7 @@ def _sw_serial(spins, nbr, z, thr_hi, thr_lo, n_sweeps, states, sizes, counts, o
 
 @register_sampler(
     "sw",
-    capabilities=Capabilities(
-        field=False,
-        lattices=("chain", "square"),
-        odd_sizes=True,
-        devices=("cpu",),
-        reports=("cluster_sizes", "flipped"),
-    ),
+    capabilities=Capabilities(field=False, reports=("cluster_sizes", "flipped")),
     rank=40,
 )
 class SwendsenWangSampler(ClusterSampler):
@@ -148,26 +142,11 @@ class SwendsenWangSampler(ClusterSampler):
             counts = np.zeros((n_chains, 2), dtype=np.int64)
             out = samples[done // every : (done + m) // every] if n_out else samples
             kernel = _sw_parallel if use_threads(n_chains, float(n_chains * m * n)) else _sw_serial
-            kernel(
-                flat,
-                self._nbr,
-                self._z,
-                self._thr_hi,
-                self._thr_lo,
-                m,
-                states,
-                sizes,
-                counts,
-                out,
-                every,
-            )
+            kernel(flat, *self._bonds, m, states, sizes, counts, out, every)
             for c in range(n_chains):
                 per_chain[c].append(sizes[c, : counts[c, 0]].astype(np.int64))
             built += int(counts[:, 1].sum())
             done += m
-        if self._gauge is not None:
-            flat *= self._gauge.reshape(1, -1)
-            samples *= self._gauge.reshape(1, 1, -1)
         all_sizes = np.concatenate([a for lst in per_chain for a in lst] or [np.zeros(0, np.int64)])
         info = SweepInfo(
             n_sweeps=n_sweeps,
@@ -176,8 +155,4 @@ class SwendsenWangSampler(ClusterSampler):
             flipped=int(all_sizes.sum()),
             cluster_sizes=all_sizes,
         )
-        return (
-            samples.reshape(n_out, n_chains, *self.model.shape),
-            flat.reshape(n_chains, *self.model.shape),
-            info,
-        )
+        return (*self._ungauged(samples, flat), info)

@@ -89,13 +89,7 @@ def _wolff_serial(spins, nbr, z, thr_hi, thr_lo, n_clusters, states, sizes, out,
 
 @register_sampler(
     "wolff",
-    capabilities=Capabilities(
-        field=False,
-        lattices=("chain", "square"),
-        odd_sizes=True,
-        devices=("cpu",),
-        reports=("cluster_sizes", "flipped"),
-    ),
+    capabilities=Capabilities(field=False, reports=("cluster_sizes", "flipped")),
     rank=30,
 )
 class WolffSampler(ClusterSampler):
@@ -145,21 +139,7 @@ class WolffSampler(ClusterSampler):
         if n_clusters:
             work = n_chains * n_clusters * min(flat.shape[1], 32.0)  # a guess at cluster sizes
             kernel = _wolff_parallel if use_threads(n_chains, work) else _wolff_serial
-            kernel(
-                flat,
-                self._nbr,
-                self._z,
-                self._thr_hi,
-                self._thr_lo,
-                n_clusters,
-                states,
-                sizes,
-                out,
-                every,
-            )
-        if self._gauge is not None:
-            flat *= self._gauge.reshape(1, -1)
-            out *= self._gauge.reshape(1, 1, -1)
+            kernel(flat, *self._bonds, n_clusters, states, sizes, out, every)
         sizes64 = sizes.astype(np.int64).ravel()
         info = SweepInfo(
             n_sweeps=n_sweeps,
@@ -168,8 +148,4 @@ class WolffSampler(ClusterSampler):
             flipped=int(sizes64.sum()),
             cluster_sizes=sizes64,
         )
-        return (
-            out.reshape(n_out, n_chains, *self.model.shape),
-            flat.reshape(n_chains, *self.model.shape),
-            info,
-        )
+        return (*self._ungauged(out, flat), info)
