@@ -208,8 +208,10 @@ def chain_correlation_infinite(K: FloatOrArray, r: int | np.ndarray) -> FloatOrA
 
 
 def chain_correlation_length(K: FloatOrArray) -> FloatOrArray:
-    """Infinite chain ``xi = -1 / ln tanh K`` (``K > 0``; halves under b = 2 decimation)."""
+    """Infinite chain ``xi = -1 / ln tanh K`` (``K >= 0``, ``xi(0) = 0``; halves under b = 2
+    decimation)."""
     K = np.asarray(K, dtype=np.float64)
-    if np.any(K <= 0):
-        raise ValueError("the chain correlation length needs K > 0")
-    return scalar(-1.0 / np.log(np.tanh(K)))
+    if np.any(K < 0) or np.any(np.isnan(K)):
+        raise ValueError("the chain correlation length needs K >= 0")
+    with np.errstate(divide="ignore"):
+        return scalar(-1.0 / np.log(np.tanh(K)))
