@@ -18,8 +18,8 @@ Registry
 A rule class registers itself with ``@register_coarse_graining("name")`` and provides a
 classmethod ``example()`` that builds a small valid instance quickly (no training):
 :func:`coarse_graining_classes` lists them, and the conformance test checks every one
-(``tests/unit/test_coarse_graining_conformance.py``). Adding a rule is adding one class;
-see ``docs/extending.md``.
+(``tests/unit/test_coarse_graining_conformance.py``). Adding a rule is adding one class (in a
+module of this package, or of a module imported before use); see ``docs/extending.md``.
 """
 
 from __future__ import annotations
@@ -117,9 +117,15 @@ def unregister_coarse_graining(name: str) -> None:
 
 
 def coarse_graining_classes() -> dict[str, type]:
-    """Every registered rule, ``name -> class`` (kadanoff's own rules included)."""
-    from . import operators  # noqa: F401  (its block rules register when it is imported)
+    """Every registered rule, ``name -> class``: those of every (non-private) module of
+    :mod:`kadanoff.rg`, which it imports, and those of modules imported elsewhere."""
+    import importlib
+    import pkgutil
 
+    package = __name__.rpartition(".")[0]
+    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{package}.{info.name}")
     return dict(_REGISTERED)
 
 
