@@ -27,6 +27,7 @@ from kadanoff.ising.samplers.checkerboard import (
 )
 from kadanoff.lattice import Chain, SquareLattice
 from kadanoff.spins import all_states, state_index
+from sampler_checks import chi2_rows
 
 RULES = ("metropolis", "heatbath")
 SAMPLERS = {"metropolis": MetropolisSampler, "heatbath": HeatBathSampler}
@@ -205,26 +206,6 @@ def test_metropolis_zero_energy_change_is_accepted_with_probability_half():
 
 
 # ----------------------------------------------------------------------------- compiled
-
-
-def chi2_rows(P: np.ndarray, counts: np.ndarray) -> tuple[float, int]:
-    """Chi-square of each row's histogram against ``P`` (bins with expected < 5 merged)."""
-    total, dof = 0.0, 0
-    for a in range(len(P)):
-        n = counts[a].sum()
-        exp = n * P[a]
-        big = exp >= 5
-        obs_b = np.append(counts[a][big], counts[a][~big].sum())
-        exp_b = np.append(exp[big], exp[~big].sum())
-        keep = exp_b > 0
-        obs_b, exp_b = obs_b[keep], exp_b[keep]
-        if len(obs_b) < 2:
-            assert counts[a][exp == 0].sum() == 0
-            continue
-        total += float(((obs_b - exp_b) ** 2 / exp_b).sum())
-        dof += len(obs_b) - 1
-        assert counts[a][P[a] == 0].sum() == 0  # impossible moves never happen
-    return total, dof
 
 
 @pytest.mark.parametrize("rule", RULES)
