@@ -117,20 +117,25 @@ def unregister_coarse_graining(name: str) -> None:
 
 
 def coarse_graining_classes() -> dict[str, type]:
-    """Every registered rule, ``name -> class``: those of every (non-private) module of
-    :mod:`kadanoff.rg`, which it imports, and those of modules imported elsewhere."""
+    """Every registered rule, ``name -> class``: those of the modules of :mod:`kadanoff.rg`
+    (each module whose source registers a rule is imported) and of modules imported elsewhere."""
     import importlib
     import pkgutil
+    from pathlib import Path
 
     package = __name__.rpartition(".")[0]
-    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
-        if not info.name.startswith("_"):
+    folder = Path(__file__).parent
+    for info in pkgutil.iter_modules([str(folder)]):
+        path = folder / f"{info.name}.py"
+        if path.exists() and "@register_coarse_graining(" in path.read_text(encoding="utf-8"):
             importlib.import_module(f"{package}.{info.name}")
     return dict(_REGISTERED)
 
 
 def coarse_graining_class(name: str) -> type:
     """The rule class registered under ``name``; ``ValueError`` listing the names if none."""
+    if name in _REGISTERED:
+        return _REGISTERED[name]
     classes = coarse_graining_classes()
     if name not in classes:
         raise ValueError(
