@@ -46,14 +46,40 @@ BURN_IN = 100
 K_TEST, FIELD_TEST, K_WRONG = 0.4, 0.15, 0.55
 
 
-def chi2_pvalue(observed: np.ndarray, expected: np.ndarray) -> float:
-    """Chi-square p-value; bins with expected count < 5 are merged into one."""
+def chi2_statistic(observed: np.ndarray, expected: np.ndarray) -> tuple[float, int]:
+    """Pearson chi-square of counts against an oracle's expected counts: ``(statistic, dof)``.
+
+    The one helper of every histogram test: bins with expected count < 5 are pooled into one;
+    a bin of expected count 0 must be empty (asserted: an impossible event never happens)
+    and is dropped.
+    """
+    observed = np.asarray(observed, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert observed[expected == 0].sum() == 0, "an event of probability 0 occurred"
     big = expected >= 5
     obs = np.append(observed[big], observed[~big].sum())
     exp = np.append(expected[big], expected[~big].sum())
-    if exp[-1] == 0:
-        obs, exp = obs[:-1], exp[:-1]
-    return float(stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue)
+    keep = exp > 0
+    obs, exp = obs[keep], exp[keep]
+    return float(((obs - exp) ** 2 / exp).sum()), len(obs) - 1
+
+
+def chi2_pvalue(observed: np.ndarray, expected: np.ndarray) -> float:
+    """Chi-square p-value of counts against expected counts (rescaled to the observed total),
+    pooled as in :func:`chi2_statistic`."""
+    expected = np.asarray(expected, dtype=np.float64)
+    stat, dof = chi2_statistic(observed, expected * np.sum(observed) / expected.sum())
+    return float(stats.chi2.sf(stat, dof))
+
+
+def chi2_rows(P: np.ndarray, counts: np.ndarray) -> tuple[float, int]:
+    """Summed :func:`chi2_statistic` of each row's counts ``counts[a]`` against
+    ``counts[a].sum() * P[a]`` (one-step transitions from every start state): ``(stat, dof)``."""
+    total, dof = 0.0, 0
+    for p, c in zip(np.asarray(P), np.asarray(counts), strict=True):
+        s, d = chi2_statistic(c, c.sum() * p)
+        total, dof = total + s, dof + d
+    return total, dof
 
 
 def histogram_pvalue(model: IsingModel, spins: np.ndarray) -> float:

@@ -24,25 +24,17 @@ from kadanoff.rg import (
 )
 from kadanoff.rg._common import logsumexp
 from kadanoff.spins import all_states, state_index
+from sampler_checks import chi2_pvalue
 
 P_MIN = 1e-5
 Z = 4.5
 
 
 def chi_square_pvalue(samples: np.ndarray, probs: np.ndarray) -> float:
-    """Pearson chi-square of state samples (n, n_sites) against exact probabilities.
-
-    Bins with expected count < 5 are pooled into one bin.
-    """
-    counts = np.bincount(state_index(samples), minlength=len(probs)).astype(float)
-    expected = probs * len(samples)
-    small = expected < 5
-    obs = np.append(counts[~small], counts[small].sum())
-    exp = np.append(expected[~small], expected[small].sum())
-    if exp[-1] == 0:
-        obs, exp = obs[:-1], exp[:-1]
-    stat = float(np.sum((obs - exp) ** 2 / exp))
-    return float(stats.chi2.sf(stat, len(obs) - 1))
+    """Pearson chi-square of state samples (n, n_sites) against exact probabilities
+    (:func:`sampler_checks.chi2_pvalue`: bins with expected count < 5 pooled)."""
+    counts = np.bincount(state_index(samples), minlength=len(probs))
+    return chi2_pvalue(counts, probs * len(samples))
 
 
 def test_decimation_network_top_down_chi_square():

@@ -15,6 +15,7 @@ from scipy import stats
 
 from kadanoff.ising.model import IsingModel
 from kadanoff.ising.samplers import checkerboard as cb
+from kadanoff.ising.samplers._checkerboard_kernels import sweeps_generic
 from kadanoff.ising.samplers.checkerboard import (
     HeatBathSampler,
     MetropolisSampler,
@@ -26,6 +27,7 @@ from kadanoff.ising.samplers.checkerboard import (
 )
 from kadanoff.lattice import Chain, SquareLattice
 from kadanoff.spins import all_states, state_index
+from sampler_checks import chi2_rows
 
 RULES = ("metropolis", "heatbath")
 SAMPLERS = {"metropolis": MetropolisSampler, "heatbath": HeatBathSampler}
@@ -206,26 +208,6 @@ def test_metropolis_zero_energy_change_is_accepted_with_probability_half():
 # ----------------------------------------------------------------------------- compiled
 
 
-def chi2_rows(P: np.ndarray, counts: np.ndarray) -> tuple[float, int]:
-    """Chi-square of each row's histogram against ``P`` (bins with expected < 5 merged)."""
-    total, dof = 0.0, 0
-    for a in range(len(P)):
-        n = counts[a].sum()
-        exp = n * P[a]
-        big = exp >= 5
-        obs_b = np.append(counts[a][big], counts[a][~big].sum())
-        exp_b = np.append(exp[big], exp[~big].sum())
-        keep = exp_b > 0
-        obs_b, exp_b = obs_b[keep], exp_b[keep]
-        if len(obs_b) < 2:
-            assert counts[a][exp == 0].sum() == 0
-            continue
-        total += float(((obs_b - exp_b) ** 2 / exp_b).sum())
-        dof += len(obs_b) - 1
-        assert counts[a][P[a] == 0].sum() == 0  # impossible moves never happen
-    return total, dof
-
-
 @pytest.mark.parametrize("rule", RULES)
 @pytest.mark.parametrize("lattice,K,field", CASES)
 def test_kernel_realizes_sweep_matrix(lattice, K, field, rule):
@@ -270,7 +252,7 @@ def test_packed_kernel_equals_generic_kernel(L, rule):
     ref = x.reshape(5, -1).copy()
     flips = np.zeros(5, dtype=np.int64)
     key = cb.kernel_key(99)
-    cb._sweeps_generic(
+    sweeps_generic(
         ref, lat.neighbours.astype(np.int64), order, rows, cols, n_rows,
         smp._table, key, 0, 4, flips,
     )  # fmt: skip

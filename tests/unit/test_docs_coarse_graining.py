@@ -1,6 +1,7 @@
 """The worked example of docs/extending.md ("Adding a coarse-graining rule") is a complete rule:
-it satisfies the protocol, coarse-grains exactly as written, and Monte Carlo RG takes it
-unchanged (issue 9, acceptance 3)."""
+it satisfies the protocol, registers itself, passes the conformance checks of every registered
+rule, coarse-grains exactly as written, and Monte Carlo RG takes it unchanged (issue 9,
+acceptance 3)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from coarse_graining_checks import CHECKS
 from kadanoff.rg import CoarseGraining
+from kadanoff.rg.coarse_graining import coarse_graining_classes, unregister_coarse_graining
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
 
@@ -25,7 +28,17 @@ def _blocks() -> list[str]:
 def namespace():
     ns: dict = {"__name__": "docs_coarse_graining"}
     exec(compile(_blocks()[0], str(DOC), "exec"), ns)
-    return ns
+    yield ns
+    unregister_coarse_graining("corner-majority")
+
+
+def test_example_is_registered(namespace):
+    assert coarse_graining_classes()["corner-majority"] is namespace["CornerMajority"]
+
+
+@pytest.mark.parametrize("check", list(CHECKS))
+def test_example_passes_the_conformance_checks(namespace, check):
+    CHECKS[check](namespace["CornerMajority"].example())
 
 
 def test_example_rule_is_a_coarse_graining(namespace):

@@ -32,110 +32,27 @@ fine spins and ``h`` coarse (hidden) spins, energies in kadanoff's sign conventi
 
 from __future__ import annotations
 
-from .coarse import block_spin_levels, coarse_grain, coarse_grain_rbm
+from . import coarse, decimation, machines, operators, projection, variational
+from .coarse import *  # noqa: F403
 from .coarse_graining import CoarseGraining, Compose, RBMLayer, block_rule
-from .decimation import (
-    BondRBM,
-    DecimationNetwork,
-    bond_rbm_coupling,
-    bond_rbm_weight,
-    correlation_length,
-    decimated_coupling,
-    decimated_ring_hamiltonian,
-    decimation_constant,
-    decimation_flow,
-    log_cosh,
-    marginalize,
-    ring_hamiltonian,
-    ring_log_partition,
-    soft_decimation_flip_probability,
-    soft_decimation_kernel,
-)
-from .machines import GeneralBoltzmannMachine
+from .decimation import *  # noqa: F403
+from .machines import *  # noqa: F403
 from .mcrg import exponents, measure
 from .mcrg_couplings import CouplingBasis, fit_couplings
 from .mcrg_flow import coupling_flow, match_critical_point
 from .mcrg_operators import OperatorSet
-from .operators import (
-    CouplingOperator,
-    Decimation,
-    MachineOperator,
-    MajorityRule,
-    SoftKernel,
-    TableOperator,
-)
-from .projection import (
-    ProjectionResult,
-    Term,
-    hamiltonian_from_couplings,
-    project,
-    standard_term,
-    translation_term,
-    walsh_coefficients,
-)
-from .variational import (
-    MappingDecomposition,
-    RGStep,
-    free_energy,
-    log_trace,
-    machine_hamiltonian_hidden,
-    machine_hamiltonian_visible,
-    mapping_decomposition,
-    renormalized_hamiltonian,
-    rg_step,
-    trace_condition_violation,
-)
+from .operators import *  # noqa: F403
+from .projection import *  # noqa: F403
+from .variational import *  # noqa: F403
 
+# every public name of the exact-RG modules, then a curated part of the Monte Carlo RG ones
 __all__ = [
-    # operators
-    "CouplingOperator",
-    "Decimation",
-    "MajorityRule",
-    "SoftKernel",
-    "MachineOperator",
-    "TableOperator",
-    # machines
-    "GeneralBoltzmannMachine",
-    # variational
-    "renormalized_hamiltonian",
-    "log_trace",
-    "trace_condition_violation",
-    "free_energy",
-    "rg_step",
-    "RGStep",
-    "machine_hamiltonian_visible",
-    "machine_hamiltonian_hidden",
-    "mapping_decomposition",
-    "MappingDecomposition",
-    # projection
-    "Term",
-    "translation_term",
-    "standard_term",
-    "walsh_coefficients",
-    "project",
-    "ProjectionResult",
-    "hamiltonian_from_couplings",
-    # decimation
-    "log_cosh",
-    "decimated_coupling",
-    "decimation_constant",
-    "decimation_flow",
-    "correlation_length",
-    "ring_log_partition",
-    "ring_hamiltonian",
-    "marginalize",
-    "decimated_ring_hamiltonian",
-    "DecimationNetwork",
-    "soft_decimation_kernel",
-    "soft_decimation_flip_probability",
-    "bond_rbm_coupling",
-    "bond_rbm_weight",
-    "BondRBM",
-    # coarse
-    "coarse_grain",
-    "coarse_grain_rbm",
-    "block_spin_levels",
-    # coarse-graining protocol and Monte Carlo RG
+    *operators.__all__,
+    *machines.__all__,
+    *variational.__all__,
+    *projection.__all__,
+    *decimation.__all__,
+    *coarse.__all__,
     "CoarseGraining",
     "Compose",
     "RBMLayer",

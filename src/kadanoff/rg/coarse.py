@@ -17,7 +17,8 @@ from .._rng import SeedLike, make_rng, spawn
 from ..lattice import Chain, SquareLattice
 from ..spins import check_spins
 from ._common import rbm_arrays, spins_to_units
-from .operators import CouplingOperator, Decimation, MajorityRule
+from .coarse_graining import coarse_graining_class
+from .operators import CouplingOperator
 
 __all__ = ["coarse_grain", "coarse_grain_rbm", "block_spin_levels"]
 
@@ -107,21 +108,27 @@ def block_spin_levels(
     b: int,
     n_levels: int,
     *,
-    rule: str = "majority",
-    tie: str = "first",
+    rule: str | type[CouplingOperator] = "majority",
     seed: SeedLike = None,
+    **options: Any,
 ) -> list[np.ndarray]:
     """Iterated block spins ``[level 0 (= configs), level 1, ..., level n_levels]`` (MS 6).
 
-    ``rule`` is ``"majority"`` (ties by ``tie``, see :class:`MajorityRule`) or
-    ``"decimation"``. Each level has shape ``(n_samples, *coarse lattice shape)``;
-    random ties use an independent stream per level derived from ``seed``.
+    ``rule`` is a registered block rule (:func:`~.coarse_graining.coarse_graining_classes`:
+    ``"majority"``, ``"decimation"``, ``"soft"``, ...) or its class, built on each level as
+    ``rule(lattice, b, **options)`` (e.g. ``tie="random"`` for the majority rule, ``lam=``
+    for the soft kernel). Each level has shape ``(n_samples, *coarse lattice shape)``;
+    level ``k`` draws from the ``k``-th stream spawned from ``seed``. A level that has to
+    draw (random ties, a soft kernel) without a ``seed`` raises ``ValueError``.
     """
-    if rule not in ("majority", "decimation"):
-        raise ValueError(f"rule must be 'majority' or 'decimation', got {rule!r}")
-    if rule == "majority" and tie == "random" and seed is None:
-        raise ValueError("tie='random' needs a seed")
-    streams = spawn(seed if seed is not None else 0, max(n_levels, 0))
+    cls = coarse_graining_class(rule) if isinstance(rule, str) else rule
+    if not (isinstance(cls, type) and issubclass(cls, CouplingOperator)):
+        raise ValueError(
+            f"block_spin_levels needs a block rule (a CouplingOperator built from a lattice and "
+            f"b, e.g. 'majority' or 'decimation'), got {rule!r}"
+        )
+    build: Any = cls  # a block rule class: (lattice, b, **options) -> rule
+    streams: list[Any] = spawn(seed, max(n_levels, 0)) if seed is not None else [None] * n_levels
     v = check_spins(np.asarray(configs), "configs")
     if v.shape[v.ndim - len(lattice.shape) :] != lattice.shape:
         raise ValueError(
@@ -130,11 +137,12 @@ def block_spin_levels(
     levels = [v]
     lat: Chain | SquareLattice = lattice
     for level in range(n_levels):
-        op: CouplingOperator
-        if rule == "majority":
-            op = MajorityRule(lat, b, tie=tie)
-        else:
-            op = Decimation(lat, b)
+        op: CouplingOperator = build(lat, b, **options)
+        if seed is None and _draws(op, levels[-1]):
+            raise ValueError(
+                f"block_spin_levels: {cls.__name__} with options {options} draws random numbers "
+                "on these configurations (e.g. tied blocks); pass seed=..."
+            )
         levels.append(coarse_grain(levels[-1], op, seed=streams[level]))
         if level + 1 < n_levels:
             lat = (
@@ -143,3 +151,11 @@ def block_spin_levels(
                 else SquareLattice(lat.L // b)
             )
     return levels
+
+
+def _draws(op: CouplingOperator, configs: np.ndarray) -> bool:
+    """Whether coarse-graining ``configs`` with the block rule ``op`` draws random numbers,
+    i.e. some ``|E[h | v]| < 1`` (``op.coarse_mean`` on the flattened batch)."""
+    rule: Any = op  # a block rule: also a CoarseGraining
+    v = configs.reshape(-1, *rule.fine_shape)
+    return bool(np.any(np.abs(rule.coarse_mean(v)) < 1))

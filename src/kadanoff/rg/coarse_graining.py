@@ -12,12 +12,20 @@ Protocol
 ``fine_shape``, ``coarse_shape``: tuples; ``coarse_grain(v, *, seed) -> h`` (±1 int8; stochastic
 rules draw from ``seed`` only, through :mod:`kadanoff._rng`); ``coarse_mean(v) -> E[h | v]``
 (float64, the "mean-field" coarse spins).
+
+Registry
+--------
+A rule class registers itself with ``@register_coarse_graining("name")`` and provides a
+classmethod ``example()`` that builds a small valid instance quickly (no training):
+:func:`coarse_graining_classes` lists them, and the conformance test checks every one
+(``tests/unit/test_coarse_graining_conformance.py``). Adding a rule is adding one class (in a
+module of this package, or of a module imported before use); see ``docs/extending.md``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from numba import njit, prange
@@ -26,7 +34,18 @@ from .._rng import SeedLike, make_rng, spawn
 from ..lattice import SquareLattice
 from ..spins import check_spins
 
-__all__ = ["CoarseGraining", "Compose", "RBMLayer", "block_rule", "RULES", "check_batch"]
+__all__ = [
+    "CoarseGraining",
+    "Compose",
+    "RBMLayer",
+    "block_rule",
+    "RULES",
+    "check_batch",
+    "register_coarse_graining",
+    "unregister_coarse_graining",
+    "coarse_graining_classes",
+    "coarse_graining_class",
+]
 
 #: rule names accepted by :func:`block_rule` (and ``kadanoff rg --rule``)
 RULES = ("majority", "decimation")
@@ -53,6 +72,76 @@ class CoarseGraining(Protocol):
     def coarse_mean(self, v: np.ndarray) -> np.ndarray:
         """``E[h | v]``: ``(n, *fine_shape) -> (n, *coarse_shape)`` float64 (MS 9)."""
         ...
+
+
+_C = TypeVar("_C", bound=type)
+#: name -> rule class, filled by :func:`register_coarse_graining`
+_REGISTERED: dict[str, type] = {}
+
+
+def register_coarse_graining(name: str) -> Callable[[_C], _C]:
+    """Class decorator: make a :class:`CoarseGraining` rule known under ``name``.
+
+    The class needs a classmethod ``example()`` returning a small valid instance (built in
+    well under a second, no training), which the conformance test checks. Registering the
+    same class again (a re-imported module) is allowed; another class under a taken name
+    raises ``ValueError``.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a coarse-graining rule needs a non-empty name, got {name!r}")
+
+    def decorate(cls: _C) -> _C:
+        if not callable(getattr(cls, "example", None)):
+            raise TypeError(
+                f"{cls.__name__} needs a classmethod example() (a small valid instance) "
+                "to be registered as a coarse-graining rule"
+            )
+        old = _REGISTERED.get(name)
+        if old is not None and (old.__module__, old.__qualname__) != (
+            cls.__module__,
+            cls.__qualname__,
+        ):
+            raise ValueError(
+                f"coarse-graining rule {name!r} is already registered by "
+                f"{old.__module__}.{old.__qualname__}; choose another name"
+            )
+        _REGISTERED[name] = cls
+        return cls
+
+    return decorate
+
+
+def unregister_coarse_graining(name: str) -> None:
+    """Forget the rule registered under ``name`` (for plug-ins and tests)."""
+    _REGISTERED.pop(name, None)
+
+
+def coarse_graining_classes() -> dict[str, type]:
+    """Every registered rule, ``name -> class``: those of the modules of :mod:`kadanoff.rg`
+    (each module whose source registers a rule is imported) and of modules imported elsewhere."""
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    package = __name__.rpartition(".")[0]
+    folder = Path(__file__).parent
+    for info in pkgutil.iter_modules([str(folder)]):
+        path = folder / f"{info.name}.py"
+        if path.exists() and "@register_coarse_graining(" in path.read_text(encoding="utf-8"):
+            importlib.import_module(f"{package}.{info.name}")
+    return dict(_REGISTERED)
+
+
+def coarse_graining_class(name: str) -> type:
+    """The rule class registered under ``name``; ``ValueError`` listing the names if none."""
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    classes = coarse_graining_classes()
+    if name not in classes:
+        raise ValueError(
+            f"unknown coarse-graining rule {name!r}: choose one of {', '.join(sorted(classes))}"
+        )
+    return classes[name]
 
 
 @njit(cache=True)
@@ -142,6 +231,7 @@ def block_rule(name: str, lattice: SquareLattice | Any, b: int) -> CoarseGrainin
     return Decimation(lattice, int(b))
 
 
+@register_coarse_graining("compose")
 class Compose:
     """Rules applied one after another: ``Compose([r1, r2, ...])``, scale ``b^n`` (theory.md 7).
 
@@ -163,6 +253,13 @@ class Compose:
                     f"{rules[i - 1].coarse_shape}"
                 )
         self.rules = rules
+
+    @classmethod
+    def example(cls) -> Compose:
+        """Decimation then a soft kernel, ``8 x 8 -> 4 x 4 -> 2 x 2`` (theory.md 7)."""
+        from .operators import Decimation, SoftKernel
+
+        return cls([Decimation(SquareLattice(8), 2), SoftKernel(SquareLattice(4), 2, 0.3)])
 
     @classmethod
     def repeated(cls, name: str, L: int, b: int, levels: int) -> Compose:
@@ -211,6 +308,7 @@ class Compose:
         return self.rules[-1].coarse_mean(h)
 
 
+@register_coarse_graining("rbm")
 class RBMLayer:
     """A trained RBM as a coarse-graining: ``h ~ p(h | v)`` (MS 18-22, theory.md 7).
 
@@ -232,6 +330,20 @@ class RBMLayer:
             )
         self.rbm = rbm
         self._fine, self._coarse = tuple(fine_shape), tuple(coarse_shape)
+
+    @classmethod
+    def example(cls) -> RBMLayer:
+        """A hand-made ``4 x 4 -> 2 x 2`` spin RBM: weight 0.8 from each ``2 x 2`` block to its
+        hidden unit, 0.1 to the others, hidden bias 0.2 (no training; MS 18-22)."""
+        from types import SimpleNamespace
+
+        W = np.full((16, 4), 0.1)
+        for j, sites in enumerate(SquareLattice(4).blocks(2)):
+            W[sites, j] = 0.8
+        rbm = SimpleNamespace(
+            weights=W, visible_bias=np.zeros(16), hidden_bias=np.full(4, 0.2), units="spin"
+        )
+        return cls(rbm, (4, 4), (2, 2))
 
     @property
     def fine_shape(self) -> tuple[int, ...]:

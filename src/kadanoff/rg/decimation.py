@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 
 from .._rng import SeedLike, make_rng
+from ..ising.exact import chain_correlation_length, chain_log_partition
+from ..ising.model import IsingModel
+from ..ising.samplers.exact_chain import ExactChainSampler
 from ..lattice import Chain
 from ..spins import MAX_ENUMERATION_SITES, all_states
 from ._common import logsumexp
@@ -81,26 +84,28 @@ def decimation_flow(K: float, n_levels: int) -> np.ndarray:
 
 
 def correlation_length(K: Any) -> Any:
-    """Infinite-chain correlation length ``xi = -1 / ln tanh K`` (halves per step; theory.md 5)."""
-    return -1.0 / np.log(np.tanh(np.asarray(K, dtype=np.float64)))
+    """Infinite-chain correlation length ``xi = -1 / ln tanh K`` (halves per step; theory.md 5).
+
+    :func:`kadanoff.ising.exact.chain_correlation_length` (``K >= 0``).
+    """
+    return chain_correlation_length(K)
 
 
 def ring_log_partition(n: int, K: float) -> float:
-    """``ln Z = ln[(2 cosh K)^n + (2 sinh K)^n]`` of a ring of ``n`` spins (theory.md 8)."""
-    K = float(K)
-    t = np.tanh(K)
-    # (2 sinh K)^n / (2 cosh K)^n = tanh^n K; log1p keeps precision
-    return float(n * (np.log(2.0) + log_cosh(K)) + np.log1p(t**n))
+    """``ln Z = ln[(2 cosh K)^n + (2 sinh K)^n]`` of a ring of ``n`` spins (theory.md 8).
+
+    :func:`kadanoff.ising.exact.chain_log_partition` (transfer matrices).
+    """
+    return chain_log_partition(n, float(K))
 
 
 def ring_hamiltonian(n: int, K: float) -> np.ndarray:
     """``H(v) = -K sum_i v_i v_{i+1}`` on a ring for every state, ``(2^n,)`` (theory.md 5).
 
-    Uses :attr:`Chain.bonds` (a 2-ring counts its bond twice).
+    :meth:`IsingModel.energy` on :func:`~kadanoff.spins.all_states` (a 2-ring counts its
+    bond twice).
     """
-    v = all_states(n).astype(np.int64)
-    b = Chain(n).bonds
-    return -float(K) * np.sum(v[:, b[:, 0]] * v[:, b[:, 1]], axis=1).astype(np.float64)
+    return IsingModel(Chain(n), float(K)).energy(all_states(n))
 
 
 def marginalize(log_weights: np.ndarray, keep: Any) -> np.ndarray:
@@ -207,20 +212,13 @@ class DecimationNetwork:
         H = decimated_ring_hamiltonian(self.n, self.K, level)
         return np.exp(-H - logsumexp(-H))
 
-    def _sample_ring(self, size: int, K: float, n_samples: int, rng: np.random.Generator):
-        """Exact ring samples ``P ∝ prod_i T_{s_i s_{i+1}}`` by sequential conditioning."""
-        T = np.exp(K * np.array([[1.0, -1.0], [-1.0, 1.0]]) - np.log(2.0) - log_cosh(K))
-        powers = [np.linalg.matrix_power(T, m) for m in range(size + 1)]
-        out = np.empty((n_samples, size), dtype=np.int64)  # 0 = spin -1, 1 = spin +1
-        w0 = np.diag(powers[size])
-        out[:, 0] = rng.random(n_samples) < w0[1] / w0.sum()
-        first = out[:, 0]
-        for i in range(1, size):
-            prev = out[:, i - 1]
-            rest = powers[size - i]
-            w = T[prev][:, [0, 1]] * rest[[0, 1]][:, first].T
-            out[:, i] = rng.random(n_samples) < w[:, 1] / w.sum(1)
-        return (2 * out - 1).astype(np.int8)
+    @staticmethod
+    def _sample_ring(size: int, K: float, n_samples: int, rng: np.random.Generator):
+        """Exact ring samples (:class:`ExactChainSampler`); one spin (``n = 2^depth``) is a
+        fair coin, shape ``(n_samples, size)`` int8."""
+        if size == 1:
+            return np.where(rng.random((n_samples, 1)) < 0.5, 1, -1).astype(np.int8)
+        return ExactChainSampler(IsingModel(Chain(size), float(K))).sample(n_samples, seed=rng)
 
     def sample_top_down(self, n_samples: int, *, seed: SeedLike) -> list[np.ndarray]:
         """Exact top-down samples of every layer, ``[(n_samples, n_l) int8 for l = 0..depth]``.

@@ -7,6 +7,8 @@ Energy in kadanoff's sign convention (theory.md section 3), on unit values ``v``
 
 with ``L``, ``J`` symmetric and zero on the diagonal. ``L = J = 0`` is an RBM (MS 10, with
 paper ``(w, c, b) = -(W, a, b)``). The marginal Hamiltonians keep their constants (MS 12-13).
+:class:`MachineOperator` is the coupling operator ``T = -E(v, h) + H(v)`` a machine defines
+(MS 18).
 """
 
 from __future__ import annotations
@@ -16,10 +18,20 @@ from typing import Any
 import numpy as np
 
 from .._rng import SeedLike, make_rng
-from ..spins import MAX_ENUMERATION_SITES, all_states
-from ._common import check_units, log_two_state_sum, logsumexp, rbm_arrays
+from ..spins import MAX_ENUMERATION_SITES, all_states, check_spins
+from ._common import (
+    HamiltonianLike,
+    as_energy_function,
+    check_units,
+    energy_table,
+    log_two_state_sum,
+    logsumexp,
+    rbm_arrays,
+    spins_to_units,
+)
+from .operators import CouplingOperator
 
-__all__ = ["GeneralBoltzmannMachine"]
+__all__ = ["GeneralBoltzmannMachine", "MachineOperator"]
 
 
 def _coupling_matrix(m: np.ndarray | None, n: int, name: str) -> np.ndarray:
@@ -246,3 +258,62 @@ class GeneralBoltzmannMachine:
             f"GeneralBoltzmannMachine({self.n_visible} visible, {self.n_hidden} hidden, "
             f"{kind}, units={self.units!r})"
         )
+
+
+class MachineOperator(CouplingOperator):
+    """``T(v, h) = -E(v, h) + H(v)`` from a Boltzmann machine and a Hamiltonian (MS 18).
+
+    Parameters
+    ----------
+    machine : GeneralBoltzmannMachine or RBM-like
+        Any object with ``.weights``, ``.visible_bias``, ``.hidden_bias`` (torch or numpy)
+        and ``.units`` is converted to a float64 :class:`GeneralBoltzmannMachine`.
+    hamiltonian : callable, table or model
+        ``H(v)`` on flat ±1 spins, a table of ``2**nv`` energies, or an ``IsingModel``.
+    match_normalization : bool
+        Shift the machine's energy constant so that ``Z_lambda = Tr_v exp(-H)`` (by
+        enumeration of ``v``); then the trace condition holds exactly when KL = 0
+        (theory.md section 4). The shifted machine is ``self.machine``.
+
+    Notes
+    -----
+    ``v`` and ``h`` are always ±1 spins; for binary machines they are evaluated at the
+    unit values ``(s + 1) / 2``.
+    """
+
+    def __init__(
+        self, machine: Any, hamiltonian: HamiltonianLike, *, match_normalization: bool = False
+    ) -> None:
+        if not isinstance(machine, GeneralBoltzmannMachine):
+            machine = GeneralBoltzmannMachine.from_rbm(machine)
+        self.n_visible = machine.n_visible
+        self.n_hidden = machine.n_hidden
+        self.coarse_shape = (self.n_hidden,)
+        self.hamiltonian = hamiltonian
+        self._H = as_energy_function(hamiltonian, self.n_visible)
+        if match_normalization:
+            log_z_h = float(logsumexp(-energy_table(hamiltonian, self.n_visible)))
+            machine = machine.with_offset(machine.offset + machine.log_partition() - log_z_h)
+        self.machine = machine
+
+    def log_weight(self, v: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """``T(v, h) = -E(v, h) + H(v)`` (MS 18), broadcasting batches of ±1 spins."""
+        v, h = self._check(v, h)
+        u = self.machine.units
+        return -self.machine.energy(spins_to_units(v, u), spins_to_units(h, u)) + self._H(v)
+
+    def log_weight_table(self, v: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """``T`` for every pair of rows, ``(n_a, nv), (n_b, nh) -> (n_a, n_b)`` (MS 18)."""
+        u = self.machine.units
+        e = self.machine.energy_table(spins_to_units(v, u), spins_to_units(h, u))
+        return self._H(np.asarray(v))[:, None] - e
+
+    def sample_hidden(self, v: np.ndarray, *, seed: SeedLike) -> np.ndarray:
+        """Draw ``h ~ p_lambda(h | v)`` (MS 18-22), int8 spins; factorized when ``J = 0``."""
+        m = self.machine
+        if np.any(m.hidden_couplings):
+            return super().sample_hidden(v, seed=seed)
+        v = check_spins(v, "v")
+        p = m.hidden_up_probability(spins_to_units(v, m.units))
+        u = make_rng(seed).random(p.shape)
+        return np.where(u < p, 1, -1).astype(np.int8)

@@ -15,15 +15,14 @@ Kernels
   (``tie="random"``, then ``T = ln 1/2`` for both values on a tied block).
 - :class:`SoftKernel`: ``T = sum_i [lambda h_i s_i(v) - ln 2cosh(lambda s_i(v))]`` for a
   block statistic ``s_i``; ``lambda -> infinity`` gives the hard rule.
-- :class:`MachineOperator`: ``T = -E(v, h) + H(v)`` from a (restricted or general)
-  Boltzmann machine and a Hamiltonian (MS 18).
+- :class:`~kadanoff.rg.machines.MachineOperator` (in :mod:`.machines`): ``T = -E(v, h) + H(v)``
+  from a (restricted or general) Boltzmann machine and a Hamiltonian (MS 18).
 - :class:`TableOperator`: any ``T`` given as a table over all ``(v, h)`` (counterexamples).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
@@ -31,22 +30,16 @@ from .._rng import SeedLike, make_rng
 from ..lattice import Chain, SquareLattice
 from ..spins import all_states, check_spins
 from ._common import (
-    HamiltonianLike,
-    as_energy_function,
-    energy_table,
     log_two_state_sum,
     logsumexp,
-    spins_to_units,
 )
-from .coarse_graining import check_batch, majority_square
-from .machines import GeneralBoltzmannMachine
+from .coarse_graining import check_batch, majority_square, register_coarse_graining
 
 __all__ = [
     "CouplingOperator",
     "Decimation",
     "MajorityRule",
     "SoftKernel",
-    "MachineOperator",
     "TableOperator",
 ]
 
@@ -158,6 +151,7 @@ class _BlockOperator(CouplingOperator):
         raise NotImplementedError
 
 
+@register_coarse_graining("decimation")
 class Decimation(_BlockOperator):
     """Decimation: ``h_i`` equals spin ``site`` of block ``i`` (theory.md section 2).
 
@@ -178,6 +172,11 @@ class Decimation(_BlockOperator):
         if not 0 <= site < self.blocks.shape[1]:
             raise ValueError(f"site must be in [0, {self.blocks.shape[1]}), got {site}")
         self.site = int(site)
+
+    @classmethod
+    def example(cls) -> Decimation:
+        """The top-left spin of each ``2 x 2`` block of a ``4 x 4`` torus (theory.md 2)."""
+        return cls(SquareLattice(4), 2)
 
     def coarse(self, v: np.ndarray) -> np.ndarray:
         """The decimated spins ``(..., nv) -> (..., nh)`` (theory.md section 2)."""
@@ -205,6 +204,7 @@ class Decimation(_BlockOperator):
         return self.coarse(v).astype(np.float64)
 
 
+@register_coarse_graining("majority")
 class MajorityRule(_BlockOperator):
     """Kadanoff's majority rule on blocks (theory.md section 2).
 
@@ -222,6 +222,11 @@ class MajorityRule(_BlockOperator):
         if tie not in ("first", "random"):
             raise ValueError(f"tie must be 'first' or 'random', got {tie!r}")
         self.tie = tie
+
+    @classmethod
+    def example(cls) -> MajorityRule:
+        """Majority of ``2 x 2`` blocks of a ``4 x 4`` torus, random ties (MCRG, theory.md 7)."""
+        return cls(SquareLattice(4), 2, tie="random")
 
     def block_sums(self, v: np.ndarray) -> np.ndarray:
         """Block sums ``(..., nv) -> (..., nh)``, int64 (the majority statistic, theory.md 2)."""
@@ -280,6 +285,7 @@ _STATISTICS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+@register_coarse_graining("soft")
 class SoftKernel(_BlockOperator):
     """The soft kernel ``T = sum_i [lambda h_i s_i(v) - ln 2cosh(lambda s_i(v))]``.
 
@@ -324,6 +330,11 @@ class SoftKernel(_BlockOperator):
         else:
             raise TypeError("statistic must be a name or a callable")
 
+    @classmethod
+    def example(cls) -> SoftKernel:
+        """Soft kernel, block sums of ``2 x 2`` blocks of a ``4 x 4`` torus, lambda 0.5 (MS 9)."""
+        return cls(SquareLattice(4), 2, 0.5)
+
     def statistic(self, v: np.ndarray) -> np.ndarray:
         """The block statistic ``s_i(v)`` (theory.md 2), ``(..., nv) -> (..., nh)`` float64."""
         return np.asarray(self._stat(self._block_spins(v).astype(np.float64)), dtype=np.float64)
@@ -346,65 +357,6 @@ class SoftKernel(_BlockOperator):
 
     def _mean_hidden(self, v: np.ndarray) -> np.ndarray:
         return np.tanh(self.lam * self.statistic(v))
-
-
-class MachineOperator(CouplingOperator):
-    """``T(v, h) = -E(v, h) + H(v)`` from a Boltzmann machine and a Hamiltonian (MS 18).
-
-    Parameters
-    ----------
-    machine : GeneralBoltzmannMachine or RBM-like
-        Any object with ``.weights``, ``.visible_bias``, ``.hidden_bias`` (torch or numpy)
-        and ``.units`` is converted to a float64 :class:`GeneralBoltzmannMachine`.
-    hamiltonian : callable, table or model
-        ``H(v)`` on flat ±1 spins, a table of ``2**nv`` energies, or an ``IsingModel``.
-    match_normalization : bool
-        Shift the machine's energy constant so that ``Z_lambda = Tr_v exp(-H)`` (by
-        enumeration of ``v``); then the trace condition holds exactly when KL = 0
-        (theory.md section 4). The shifted machine is ``self.machine``.
-
-    Notes
-    -----
-    ``v`` and ``h`` are always ±1 spins; for binary machines they are evaluated at the
-    unit values ``(s + 1) / 2``.
-    """
-
-    def __init__(
-        self, machine: Any, hamiltonian: HamiltonianLike, *, match_normalization: bool = False
-    ) -> None:
-        if not isinstance(machine, GeneralBoltzmannMachine):
-            machine = GeneralBoltzmannMachine.from_rbm(machine)
-        self.n_visible = machine.n_visible
-        self.n_hidden = machine.n_hidden
-        self.coarse_shape = (self.n_hidden,)
-        self.hamiltonian = hamiltonian
-        self._H = as_energy_function(hamiltonian, self.n_visible)
-        if match_normalization:
-            log_z_h = float(logsumexp(-energy_table(hamiltonian, self.n_visible)))
-            machine = machine.with_offset(machine.offset + machine.log_partition() - log_z_h)
-        self.machine = machine
-
-    def log_weight(self, v: np.ndarray, h: np.ndarray) -> np.ndarray:
-        """``T(v, h) = -E(v, h) + H(v)`` (MS 18), broadcasting batches of ±1 spins."""
-        v, h = self._check(v, h)
-        u = self.machine.units
-        return -self.machine.energy(spins_to_units(v, u), spins_to_units(h, u)) + self._H(v)
-
-    def log_weight_table(self, v: np.ndarray, h: np.ndarray) -> np.ndarray:
-        """``T`` for every pair of rows, ``(n_a, nv), (n_b, nh) -> (n_a, n_b)`` (MS 18)."""
-        u = self.machine.units
-        e = self.machine.energy_table(spins_to_units(v, u), spins_to_units(h, u))
-        return self._H(np.asarray(v))[:, None] - e
-
-    def sample_hidden(self, v: np.ndarray, *, seed: SeedLike) -> np.ndarray:
-        """Draw ``h ~ p_lambda(h | v)`` (MS 18-22), int8 spins; factorized when ``J = 0``."""
-        m = self.machine
-        if np.any(m.hidden_couplings):
-            return super().sample_hidden(v, seed=seed)
-        v = check_spins(v, "v")
-        p = m.hidden_up_probability(spins_to_units(v, m.units))
-        u = make_rng(seed).random(p.shape)
-        return np.where(u < p, 1, -1).astype(np.int8)
 
 
 class TableOperator(CouplingOperator):

@@ -21,8 +21,8 @@ from ._common import (
     spins_to_units,
     state_chunks,
 )
-from .machines import GeneralBoltzmannMachine
-from .operators import CouplingOperator, MachineOperator
+from .machines import GeneralBoltzmannMachine, MachineOperator
+from .operators import CouplingOperator
 
 __all__ = [
     "renormalized_hamiltonian",

@@ -76,29 +76,20 @@ import math
 
 import numba
 import numpy as np
-from numba import njit, prange
 
 from ..._rng import SeedLike, kernel_key
-from ...kernels.counter_hash import (
-    U32 as _U32,
-)
-from ...kernels.counter_hash import (
-    chain_key as _chain_key,
-)
-from ...kernels.counter_hash import (
-    counter_uniform32,
-)
-from ...kernels.counter_hash import (
-    row_seed as _row_seed,
-)
-from ...kernels.counter_hash import (
-    site_u32 as _site_u32,
-)
-from ...kernels.counter_hash import (
-    split as _split,
-)
+from ...kernels.counter_hash import counter_uniform32
 from ...lattice import Chain, SquareLattice
 from ..model import IsingModel
+from ._checkerboard_kernels import (
+    NB_OFFSET,
+    TABLE_STRIDE,
+    pack,
+    sweeps_2d_by_chain,
+    sweeps_2d_by_row,
+    sweeps_generic,
+    unpack,
+)
 from .base import ChainState, Sampler, SweepInfo, check_count
 from .registry import Capabilities, register_sampler
 
@@ -119,12 +110,6 @@ RULES = ("metropolis", "heatbath")
 #: Local fields ``|K n + field|`` at or below this count as a zero energy change: the
 #: Metropolis move is then accepted with probability 1/2 (see the module docstring).
 ZERO_LOCAL_FIELD = 2.0**-23
-
-_I32 = np.int32
-_U64 = np.uint64
-#: Width of the threshold table: neighbour sums -4..4 for each of the two spin values.
-_NB_OFFSET = 4
-_TABLE_STRIDE = 9
 
 
 # --------------------------------------------------------------------------------------
@@ -147,20 +132,20 @@ def flip_probabilities(K: float, field: float, rule: str) -> np.ndarray:
     docstring); heat-bath: ``1 / (1 + exp(2 s (K n + field)))`` (float64).
     """
     _check_rule(rule)
-    p = np.empty((2, _TABLE_STRIDE))
+    p = np.empty((2, TABLE_STRIDE))
     for row, s in enumerate((-1, 1)):
-        for n in range(-_NB_OFFSET, _NB_OFFSET + 1):
+        for n in range(-NB_OFFSET, NB_OFFSET + 1):
             local = K * n + field
             dh = 2.0 * s * local  # H(flipped) - H(current)
             if rule == "metropolis":
                 if abs(local) <= ZERO_LOCAL_FIELD:
-                    p[row, n + _NB_OFFSET] = 0.5
+                    p[row, n + NB_OFFSET] = 0.5
                 else:
-                    p[row, n + _NB_OFFSET] = 1.0 if dh < 0 else math.exp(-dh)
+                    p[row, n + NB_OFFSET] = 1.0 if dh < 0 else math.exp(-dh)
             elif dh >= 0:
-                p[row, n + _NB_OFFSET] = math.exp(-dh) / (1.0 + math.exp(-dh))
+                p[row, n + NB_OFFSET] = math.exp(-dh) / (1.0 + math.exp(-dh))
             else:
-                p[row, n + _NB_OFFSET] = 1.0 / (1.0 + math.exp(dh))
+                p[row, n + NB_OFFSET] = 1.0 / (1.0 + math.exp(dh))
     return p
 
 
@@ -185,139 +170,6 @@ def _quantize(p: np.ndarray) -> np.ndarray:
 def realized_flip_probabilities(K: float, field: float, rule: str) -> np.ndarray:
     """The probabilities the kernels actually use, ``(threshold + 1) / 2**32``, shape ``(2, 9)``."""
     return ((flip_thresholds(K, field, rule).astype(np.float64) + 1.0) / 2.0**32).reshape(2, 9)
-
-
-# --------------------------------------------------------------------------------------
-# Kernels
-# --------------------------------------------------------------------------------------
-
-
-@njit(inline="always", cache=True)
-def _update(a, i, nb, tab, lo, hi, y):
-    """Update spin ``a[i]`` with neighbour sum ``nb`` (table lookup); return 1 if it flipped."""
-    s = np.int64(a[i])
-    f = np.int64(_site_u32(lo, hi, y) <= tab[nb + _NB_OFFSET + _TABLE_STRIDE * ((s + 1) >> 1)])
-    a[i] = np.int8(s - 2 * s * f)
-    return f
-
-
-@njit(inline="always", cache=True)
-def _flip_2d(s, nb, r, t0, t1, t2, t3, t4, t5, t6, t7, t8, t9):
-    """1 if spin ``s`` with neighbour sum ``nb`` in -4..4 (even) flips for uniform ``r``.
-
-    Selects instead of a table lookup so that the row loop vectorizes (no gathers).
-    """
-    if s > 0:
-        t = t9 if nb == 4 else (t8 if nb == 2 else (t7 if nb == 0 else (t6 if nb == -2 else t5)))
-    else:
-        t = t4 if nb == 4 else (t3 if nb == 2 else (t2 if nb == 0 else (t1 if nb == -2 else t0)))
-    return _I32(r <= t)
-
-
-@njit(inline="always", cache=True)
-def _site_2d(flat, a, nb, lo, hi, y, t0, t1, t2, t3, t4, t5, t6, t7, t8, t9):
-    """Update ``flat[a]`` (neighbour sum ``nb``); return 1 if it flipped.
-
-    Numba widens integer arithmetic to 64 bits; the explicit narrowing casts let LLVM
-    vectorize the row loop with 8 x 32-bit lanes (AVX2) instead of 4 x 64-bit.
-    """
-    s = _I32(flat[a])
-    f = _flip_2d(s, nb, _site_u32(lo, hi, y), t0, t1, t2, t3, t4, t5, t6, t7, t8, t9)
-    flat[a] = np.int8(s - _I32(_I32(2 * s) * f))
-    return f
-
-
-@njit(cache=True)
-def _row_update(flat, b, L, x, c, tab, seed):
-    """Half-sweep colour ``c`` on row ``x`` of chain ``b``; returns the number of flips.
-
-    ``flat`` is the packed state ``(B, L, 2, L/2 + 2)`` raveled: ``[b, x, p, 1 + j]``
-    holds site ``(x, 2j + p)`` and ``[b, x, p, 0]``, ``[b, x, p, L/2 + 1]`` are ghost
-    copies of the last and first entries (periodic wrap), so the row loop has no special
-    cases. Unsigned offsets into one array: no views (no reference counting in
-    threads) and no negative-index checks, so LLVM vectorizes the loop.
-    """
-    H = L // 2
-    S = H + 2
-    t0, t1, t2, t3, t4 = tab[0], tab[2], tab[4], tab[6], tab[8]
-    t5, t6, t7, t8, t9 = tab[9], tab[11], tab[13], tab[15], tab[17]
-    p = (c + x) & 1
-    xu = x - 1 if x > 0 else L - 1
-    xd = x + 1 if x < L - 1 else 0
-    row0 = b * L * 2 * S + 1
-    a = _U64(row0 + (x * 2 + p) * S)
-    u = _U64(row0 + (xu * 2 + p) * S)
-    d = _U64(row0 + (xd * 2 + p) * S)
-    w = _U64(row0 + (x * 2 + 1 - p) * S)
-    # site (x, 2j): left (x, 2j - 1) = w[j - 1], right w[j]; site (x, 2j + 1): w[j], w[j + 1]
-    w2 = _U64(row0 + (x * 2 + 1 - p) * S + 2 * p - 1)
-    lo, hi = _split(seed)
-    nf = _I32(0)
-    for jj in range(H):
-        j = _U64(jj)
-        nb = _I32(_I32(flat[u + j]) + _I32(flat[d + j]) + _I32(flat[w + j]) + _I32(flat[w2 + j]))
-        y = _U32(2 * jj + p)
-        f = _site_2d(flat, a + j, nb, lo, hi, y, t0, t1, t2, t3, t4, t5, t6, t7, t8, t9)
-        nf = _I32(nf + f)
-    flat[a - _U64(1)] = flat[a + _U64(H - 1)]  # refresh the ghosts
-    flat[a + _U64(H)] = flat[a]
-    return np.int64(nf)
-
-
-@njit(parallel=True, cache=True)
-def _sweeps_2d_by_chain(flat, B, L, tab, key, t0, n_sweeps, flips):
-    """All sweeps of one chain per work item; ``flat`` is the raveled ``(B, L, 2, L/2)``."""
-    for b in prange(B):
-        ck = _chain_key(key, b)
-        nf = 0
-        for t in range(t0, t0 + n_sweeps):
-            for c in range(2):
-                for x in range(L):
-                    nf += _row_update(flat, b, L, x, c, tab, _row_seed(ck, t, x, L))
-        flips[b] += nf
-
-
-@njit(parallel=True, cache=True)
-def _sweeps_2d_by_row(flat, B, L, tab, key, t0, n_sweeps, flips):
-    """Work items ``(chain, row)`` per half-sweep (for few chains on a large lattice)."""
-    keys = np.empty(B, dtype=np.uint64)
-    for b in range(B):
-        keys[b] = _chain_key(key, b)
-    per_item = np.zeros(B * L, dtype=np.int64)
-    for t in range(t0, t0 + n_sweeps):
-        for c in range(2):
-            for item in prange(B * L):
-                b = item // L
-                x = item - b * L
-                per_item[item] += _row_update(flat, b, L, x, c, tab, _row_seed(keys[b], t, x, L))
-    for item in range(B * L):
-        flips[item // L] += per_item[item]
-
-
-@njit(parallel=True, cache=True)
-def _sweeps_generic(spins, nbrs, order, rows, cols, n_rows, tab, key, t0, n_sweeps, flips):
-    """Any lattice: sites updated one by one in ``order``; ``spins`` is ``(B, N)``.
-
-    ``nbrs`` is ``(N, z)`` with ``-1`` for a missing neighbour; ``rows``/``cols`` give the
-    RNG coordinates of each site (the same as the packed 2D kernels use).
-    """
-    B, N = spins.shape
-    z = nbrs.shape[1]
-    for b in prange(B):
-        ck = _chain_key(key, b)
-        s = spins[b]
-        nf = 0
-        for t in range(t0, t0 + n_sweeps):
-            for k in range(N):
-                i = order[k]
-                nb = 0
-                for m in range(z):
-                    q = nbrs[i, m]
-                    if q >= 0:
-                        nb += s[q]
-                lo, hi = _split(_row_seed(ck, t, rows[i], n_rows))
-                nf += _update(s, i, nb, tab, lo, hi, cols[i])
-        flips[b] += nf
 
 
 # --------------------------------------------------------------------------------------
@@ -354,26 +206,6 @@ def _rng_coordinates(lattice: Chain | SquareLattice) -> tuple[np.ndarray, np.nda
     if isinstance(lattice, SquareLattice):
         return idx // lattice.L, idx % lattice.L, lattice.L
     return np.zeros_like(idx), idx, 1
-
-
-def _pack(spins: np.ndarray) -> np.ndarray:
-    """``(B, L, L) -> (B, L, 2, L/2 + 2)``: ``packed[b, x, p, 1 + j] = spins[b, x, 2j + p]``.
-
-    Entries 0 and ``L/2 + 1`` of the last axis are ghosts (copies of ``L/2`` and 1).
-    """
-    B, L, _ = spins.shape
-    H = L // 2
-    packed = np.empty((B, L, 2, H + 2), dtype=np.int8)
-    packed[..., 1 : H + 1] = spins.reshape(B, L, H, 2).transpose(0, 1, 3, 2)
-    packed[..., 0] = packed[..., H]
-    packed[..., H + 1] = packed[..., 1]
-    return packed
-
-
-def _unpack(packed: np.ndarray) -> np.ndarray:
-    B, L, _, S = packed.shape
-    inner = packed[..., 1 : S - 1]
-    return np.ascontiguousarray(inner.transpose(0, 1, 3, 2).reshape(B, L, 2 * (S - 2)))
 
 
 class LocalSampler(Sampler):
@@ -449,17 +281,17 @@ class LocalSampler(Sampler):
         if n_sweeps == 0:
             return ChainState(s.copy(), state.rng.copy(), state.kind, state.sweeps), SweepInfo()
         if self._packed_2d:
-            packed = _pack(s)
+            packed = pack(s)
             if work_split == "auto":
                 nt = numba.get_num_threads()
                 work_split = "chain" if (B % nt == 0 or B >= 4 * nt) else "row"
-            kernel = _sweeps_2d_by_chain if work_split == "chain" else _sweeps_2d_by_row
+            kernel = sweeps_2d_by_chain if work_split == "chain" else sweeps_2d_by_row
             L = s.shape[1]
             kernel(packed.reshape(-1), B, L, self._table, key, t0, n_sweeps, flips)
-            out = _unpack(packed)
+            out = unpack(packed)
         else:
             out = np.array(s.reshape(B, -1), dtype=np.int8, order="C")
-            _sweeps_generic(
+            sweeps_generic(
                 out,
                 self._nbrs,
                 self._order,
@@ -481,16 +313,9 @@ class LocalSampler(Sampler):
         return new, SweepInfo(n_sweeps, attempted, accepted, flipped)
 
 
+# Capabilities defaults: any field, chains and square lattices, odd sizes, the CPU
 @register_sampler(
-    "metropolis",
-    capabilities=Capabilities(
-        field=True,
-        lattices=("chain", "square"),
-        odd_sizes=True,
-        devices=("cpu",),
-        reports=("acceptance", "flipped"),
-    ),
-    rank=10,
+    "metropolis", capabilities=Capabilities(reports=("acceptance", "flipped")), rank=10
 )
 class MetropolisSampler(LocalSampler):
     """Metropolis single-spin flips, checkerboard sweep (sequential for odd sizes).
@@ -505,17 +330,7 @@ class MetropolisSampler(LocalSampler):
         super().__init__(model, "metropolis")
 
 
-@register_sampler(
-    "heatbath",
-    capabilities=Capabilities(
-        field=True,
-        lattices=("chain", "square"),
-        odd_sizes=True,
-        devices=("cpu",),
-        reports=("acceptance", "flipped"),
-    ),
-    rank=20,
-)
+@register_sampler("heatbath", capabilities=Capabilities(reports=("acceptance", "flipped")), rank=20)
 class HeatBathSampler(LocalSampler):
     """Heat-bath (Glauber / Gibbs) single-spin updates, checkerboard sweep."""
 

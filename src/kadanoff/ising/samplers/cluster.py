@@ -17,9 +17,9 @@ import numpy as np
 from numba import njit
 
 from ..._rng import SeedLike
+from ...kernels.xoshiro import seed_states, xoshiro_next
 from ...lattice import Chain, SquareLattice
 from ..model import IsingModel
-from ._random import seed_states, xoshiro_next
 from .base import ChainState, Sampler, SweepInfo, check_count
 
 __all__ = [
@@ -27,11 +27,13 @@ __all__ = [
     "cluster_setup",
     "bond_threshold",
     "bond_open",
+    "grow_cluster",
     "use_threads",
     "PARALLEL_MIN_WORK",
 ]
 
 _S32 = np.uint64(32)
+_LO32 = np.uint64(0xFFFFFFFF)
 
 
 def cluster_setup(model: IsingModel, algorithm: str) -> tuple[np.ndarray, int, np.ndarray | None]:
@@ -107,6 +109,36 @@ def bond_open(u, thr_hi, thr_lo, r0, r1, r2, r3):
     return u < thr_hi, r0, r1, r2, r3
 
 
+@njit(inline="always", cache=True)
+def grow_cluster(visit, s, seen, nbr, z, s0, delta, thr_hi, thr_lo, stack, r0, r1, r2, r3):
+    """Grow the Fortuin-Kasteleyn cluster whose first site is on ``stack`` (both algorithms).
+
+    Pops sites and tests the bond of each to its ``z`` (4 or 2) neighbours with 32-bit
+    uniforms, two per xoshiro draw (:func:`bond_open`); ``visit(s, seen, j, s0, delta,
+    open, stack, top)`` adds neighbour ``j`` when it belongs (pushing it and adding
+    ``delta`` to ``s[j]``) and returns the new ``top``. Returns ``(size, r0, r1, r2, r3)``.
+    """
+    top = 1
+    size = 1
+    while top > 0:
+        top -= 1
+        base = stack[top] * z
+        t0 = top
+        ra, r0, r1, r2, r3 = xoshiro_next(r0, r1, r2, r3)
+        b, r0, r1, r2, r3 = bond_open(ra >> _S32, thr_hi, thr_lo, r0, r1, r2, r3)
+        top = visit(s, seen, nbr[base], s0, delta, b, stack, top)
+        b, r0, r1, r2, r3 = bond_open(ra & _LO32, thr_hi, thr_lo, r0, r1, r2, r3)
+        top = visit(s, seen, nbr[base + 1], s0, delta, b, stack, top)
+        if z == 4:
+            rb, r0, r1, r2, r3 = xoshiro_next(r0, r1, r2, r3)
+            b, r0, r1, r2, r3 = bond_open(rb >> _S32, thr_hi, thr_lo, r0, r1, r2, r3)
+            top = visit(s, seen, nbr[base + 2], s0, delta, b, stack, top)
+            b, r0, r1, r2, r3 = bond_open(rb & _LO32, thr_hi, thr_lo, r0, r1, r2, r3)
+            top = visit(s, seen, nbr[base + 3], s0, delta, b, stack, top)
+        size += top - t0
+    return size, r0, r1, r2, r3
+
+
 def use_threads(n_chains: int, work: float) -> bool:
     """Whether a job of ``work`` site visits over ``n_chains`` chains is worth the thread pool.
 
@@ -132,6 +164,8 @@ class ClusterSampler(Sampler):
         super().__init__(model)
         self._nbr, self._z, self._gauge = cluster_setup(model, self.algorithm)
         self._thr_hi, self._thr_lo = bond_threshold(model.K)
+        #: the kernels' lattice arguments ``(nbr, z, thr_hi, thr_lo)``
+        self._bonds = (self._nbr, self._z, self._thr_hi, self._thr_lo)
 
     def _gauged_copy(self, spins: np.ndarray) -> np.ndarray:
         """Validated ``(n_chains, n_sites)`` copy of ``spins``, gauge-transformed if K < 0."""
@@ -140,6 +174,18 @@ class ClusterSampler(Sampler):
         if self._gauge is not None:
             flat *= self._gauge.reshape(1, -1)
         return flat
+
+    def _ungauged(self, saved: np.ndarray, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Undo the gauge map in place and give the lattice shape: saved states
+        ``(n_out, n_chains, n_sites)`` and final spins ``(n_chains, n_sites)``."""
+        if self._gauge is not None:
+            flat *= self._gauge.reshape(1, -1)
+            saved *= self._gauge.reshape(1, 1, -1)
+        n_chains = flat.shape[0]
+        return (
+            saved.reshape(saved.shape[0], n_chains, *self.model.shape),
+            flat.reshape(n_chains, *self.model.shape),
+        )
 
     def _start_rng(self, n_chains: int, seed: SeedLike) -> np.ndarray:
         """Chain ``c`` gets xoshiro stream ``c`` of ``seed`` (:func:`seed_states`)."""

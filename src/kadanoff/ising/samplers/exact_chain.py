@@ -74,14 +74,7 @@ def _pcg_from_words(words: np.ndarray) -> np.random.PCG64:
 
 @register_sampler(
     "exact",
-    capabilities=Capabilities(
-        field=True,
-        lattices=("chain",),
-        odd_sizes=True,
-        devices=("cpu",),
-        independent=True,
-        reports=("flipped",),
-    ),
+    capabilities=Capabilities(lattices=("chain",), independent=True),
     rank=50,
 )
 class ExactChainSampler(Sampler):

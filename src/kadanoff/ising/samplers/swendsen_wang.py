@@ -16,16 +16,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._random import load_state, store_state, xoshiro_next
+from ...kernels.xoshiro import load_state, store_state, xoshiro_next
 from .base import SweepInfo
-from .cluster import ClusterSampler, bond_open, use_threads
+from .cluster import ClusterSampler, grow_cluster, use_threads
 from .registry import Capabilities, register_sampler
 
 __all__ = ["SwendsenWangSampler"]
 
-_S32 = np.uint64(32)
 _S63 = np.uint64(63)
-_LO32 = np.uint64(0xFFFFFFFF)
 
 #: most cluster-size entries buffered per kernel call (int32, i.e. 64 MiB)
 _BUFFER_ENTRIES = 1 << 24
@@ -39,34 +37,6 @@ def _visit(s, seen, j, s0, delta, bond, stack, top):
     seen[j] |= add
     s[j] = s[j] + delta * add
     return top + add
-
-
-@njit(inline="always", cache=True)
-def _label(s, seen, nbr, z, s0, new, thr_hi, thr_lo, stack, r0, r1, r2, r3):
-    """Label (and set to ``new``) the cluster whose first site is on the stack.
-
-    Returns ``(size, r0, r1, r2, r3)``; bonds get 32-bit uniforms, two per draw.
-    """
-    delta = new - s0
-    top = 1
-    size = 1
-    while top > 0:
-        top -= 1
-        base = stack[top] * z
-        t0 = top
-        ra, r0, r1, r2, r3 = xoshiro_next(r0, r1, r2, r3)
-        b, r0, r1, r2, r3 = bond_open(ra >> _S32, thr_hi, thr_lo, r0, r1, r2, r3)
-        top = _visit(s, seen, nbr[base], s0, delta, b, stack, top)
-        b, r0, r1, r2, r3 = bond_open(ra & _LO32, thr_hi, thr_lo, r0, r1, r2, r3)
-        top = _visit(s, seen, nbr[base + 1], s0, delta, b, stack, top)
-        if z == 4:
-            rb, r0, r1, r2, r3 = xoshiro_next(r0, r1, r2, r3)
-            b, r0, r1, r2, r3 = bond_open(rb >> _S32, thr_hi, thr_lo, r0, r1, r2, r3)
-            top = _visit(s, seen, nbr[base + 2], s0, delta, b, stack, top)
-            b, r0, r1, r2, r3 = bond_open(rb & _LO32, thr_hi, thr_lo, r0, r1, r2, r3)
-            top = _visit(s, seen, nbr[base + 3], s0, delta, b, stack, top)
-        size += top - t0
-    return size, r0, r1, r2, r3
 
 
 @njit(inline="always", cache=True)
@@ -93,8 +63,8 @@ def _sw_chain(spins, c, nbr, z, thr_hi, thr_lo, n_sweeps, states, sizes, counts,
             seen[i] = 1
             s[i] = new
             stack[0] = i
-            size, r0, r1, r2, r3 = _label(
-                s, seen, nbr, z, s0, new, thr_hi, thr_lo, stack, r0, r1, r2, r3
+            size, r0, r1, r2, r3 = grow_cluster(
+                _visit, s, seen, nbr, z, s0, new - s0, thr_hi, thr_lo, stack, r0, r1, r2, r3
             )
             if flip:
                 sizes[c, cnt] = size
@@ -129,13 +99,7 @@ def _sw_serial(spins, nbr, z, thr_hi, thr_lo, n_sweeps, states, sizes, counts, o
 
 @register_sampler(
     "sw",
-    capabilities=Capabilities(
-        field=False,
-        lattices=("chain", "square"),
-        odd_sizes=True,
-        devices=("cpu",),
-        reports=("cluster_sizes", "flipped"),
-    ),
+    capabilities=Capabilities(field=False, reports=("cluster_sizes", "flipped")),
     rank=40,
 )
 class SwendsenWangSampler(ClusterSampler):
@@ -178,26 +142,11 @@ class SwendsenWangSampler(ClusterSampler):
             counts = np.zeros((n_chains, 2), dtype=np.int64)
             out = samples[done // every : (done + m) // every] if n_out else samples
             kernel = _sw_parallel if use_threads(n_chains, float(n_chains * m * n)) else _sw_serial
-            kernel(
-                flat,
-                self._nbr,
-                self._z,
-                self._thr_hi,
-                self._thr_lo,
-                m,
-                states,
-                sizes,
-                counts,
-                out,
-                every,
-            )
+            kernel(flat, *self._bonds, m, states, sizes, counts, out, every)
             for c in range(n_chains):
                 per_chain[c].append(sizes[c, : counts[c, 0]].astype(np.int64))
             built += int(counts[:, 1].sum())
             done += m
-        if self._gauge is not None:
-            flat *= self._gauge.reshape(1, -1)
-            samples *= self._gauge.reshape(1, 1, -1)
         all_sizes = np.concatenate([a for lst in per_chain for a in lst] or [np.zeros(0, np.int64)])
         info = SweepInfo(
             n_sweeps=n_sweeps,
@@ -206,8 +155,4 @@ class SwendsenWangSampler(ClusterSampler):
             flipped=int(all_sizes.sum()),
             cluster_sizes=all_sizes,
         )
-        return (
-            samples.reshape(n_out, n_chains, *self.model.shape),
-            flat.reshape(n_chains, *self.model.shape),
-            info,
-        )
+        return (*self._ungauged(samples, flat), info)

@@ -43,11 +43,7 @@ def _torch():
 @register_sampler(
     "metropolis",
     capabilities=Capabilities(
-        field=True,
-        lattices=("chain", "square"),
-        odd_sizes=False,
-        devices=("cuda", "cpu"),
-        reports=("acceptance", "flipped"),
+        odd_sizes=False, devices=("cuda", "cpu"), reports=("acceptance", "flipped")
     ),
     options={"rule": "metropolis"},
     priority=-10,
@@ -56,11 +52,7 @@ def _torch():
 @register_sampler(
     "heatbath",
     capabilities=Capabilities(
-        field=True,
-        lattices=("chain", "square"),
-        odd_sizes=False,
-        devices=("cuda", "cpu"),
-        reports=("acceptance", "flipped"),
+        odd_sizes=False, devices=("cuda", "cpu"), reports=("acceptance", "flipped")
     ),
     options={"rule": "heatbath"},
     priority=-10,

@@ -80,7 +80,6 @@ def _kernels() -> Any:
 @register_sampler(
     "metropolis",
     capabilities=Capabilities(
-        field=True,
         lattices=("square",),
         odd_sizes=False,
         devices=("cuda",),
@@ -94,7 +93,6 @@ def _kernels() -> Any:
 @register_sampler(
     "heatbath",
     capabilities=Capabilities(
-        field=True,
         lattices=("square",),
         odd_sizes=False,
         devices=("cuda",),

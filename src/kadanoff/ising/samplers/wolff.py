@@ -20,58 +20,26 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ...kernels.xoshiro import bounded, load_state, store_state, xoshiro_next
 from ..model import IsingModel
-from ._random import bounded, load_state, store_state, xoshiro_next
 from .base import SweepInfo
 from .cluster import PARALLEL_MIN_WORK as PARALLEL_MIN_WORK  # re-exported (moved there)
-from .cluster import ClusterSampler, bond_open, use_threads
+from .cluster import ClusterSampler, grow_cluster, use_threads
 from .cluster import bond_threshold as bond_threshold
 from .cluster import cluster_setup as cluster_setup
 from .registry import Capabilities, register_sampler
 
 __all__ = ["WolffSampler"]
 
-_S32 = np.uint64(32)
-_LO32 = np.uint64(0xFFFFFFFF)
-
 
 @njit(inline="always", cache=True)
-def _visit(s, j, s0, bond, stack, top):
-    """Branch-free: if ``s[j] == s0`` and the bond is open, flip ``j`` and push it."""
+def _visit(s, seen, j, s0, delta, bond, stack, top):
+    """Branch-free: if ``s[j] == s0`` and the bond is open, flip ``j`` (``delta = -2 s0``)
+    and push it; ``seen`` is unused (a flipped site no longer has the seed's sign)."""
     add = (s[j] == s0) & bond
     stack[top] = j
-    s[j] = s[j] - 2 * s0 * add
+    s[j] = s[j] + delta * add
     return top + add
-
-
-@njit(inline="always", cache=True)
-def _grow(s, nbr, z, seed, thr_hi, thr_lo, stack, r0, r1, r2, r3):
-    """Grow and flip the Wolff cluster of ``seed``; returns ``(size, r0, r1, r2, r3)``.
-
-    Each site's ``z`` (4 or 2) bonds get 32-bit uniforms, two per xoshiro draw.
-    """
-    s0 = s[seed]
-    s[seed] = -s0
-    stack[0] = seed
-    top = 1
-    size = 1
-    while top > 0:
-        top -= 1
-        base = stack[top] * z
-        t0 = top
-        ra, r0, r1, r2, r3 = xoshiro_next(r0, r1, r2, r3)
-        b, r0, r1, r2, r3 = bond_open(ra >> _S32, thr_hi, thr_lo, r0, r1, r2, r3)
-        top = _visit(s, nbr[base], s0, b, stack, top)
-        b, r0, r1, r2, r3 = bond_open(ra & _LO32, thr_hi, thr_lo, r0, r1, r2, r3)
-        top = _visit(s, nbr[base + 1], s0, b, stack, top)
-        if z == 4:
-            rb, r0, r1, r2, r3 = xoshiro_next(r0, r1, r2, r3)
-            b, r0, r1, r2, r3 = bond_open(rb >> _S32, thr_hi, thr_lo, r0, r1, r2, r3)
-            top = _visit(s, nbr[base + 2], s0, b, stack, top)
-            b, r0, r1, r2, r3 = bond_open(rb & _LO32, thr_hi, thr_lo, r0, r1, r2, r3)
-            top = _visit(s, nbr[base + 3], s0, b, stack, top)
-        size += top - t0
-    return size, r0, r1, r2, r3
 
 
 @njit(inline="always", cache=True)
@@ -84,8 +52,12 @@ def _wolff_chain(spins, c, nbr, z, thr_hi, thr_lo, n_clusters, states, sizes, ou
     r0, r1, r2, r3 = load_state(states, c)
     for k in range(n_clusters):
         r, r0, r1, r2, r3 = xoshiro_next(r0, r1, r2, r3)
-        size, r0, r1, r2, r3 = _grow(
-            s, nbr, z, bounded(r, n), thr_hi, thr_lo, stack, r0, r1, r2, r3
+        first = bounded(r, n)  # the cluster's seed site
+        s0 = s[first]
+        s[first] = -s0
+        stack[0] = first
+        size, r0, r1, r2, r3 = grow_cluster(
+            _visit, s, s, nbr, z, s0, -2 * s0, thr_hi, thr_lo, stack, r0, r1, r2, r3
         )
         sizes[c, k] = size
         if n_out > 0 and (k + 1) % every == 0:
@@ -117,13 +89,7 @@ def _wolff_serial(spins, nbr, z, thr_hi, thr_lo, n_clusters, states, sizes, out,
 
 @register_sampler(
     "wolff",
-    capabilities=Capabilities(
-        field=False,
-        lattices=("chain", "square"),
-        odd_sizes=True,
-        devices=("cpu",),
-        reports=("cluster_sizes", "flipped"),
-    ),
+    capabilities=Capabilities(field=False, reports=("cluster_sizes", "flipped")),
     rank=30,
 )
 class WolffSampler(ClusterSampler):
@@ -173,21 +139,7 @@ class WolffSampler(ClusterSampler):
         if n_clusters:
             work = n_chains * n_clusters * min(flat.shape[1], 32.0)  # a guess at cluster sizes
             kernel = _wolff_parallel if use_threads(n_chains, work) else _wolff_serial
-            kernel(
-                flat,
-                self._nbr,
-                self._z,
-                self._thr_hi,
-                self._thr_lo,
-                n_clusters,
-                states,
-                sizes,
-                out,
-                every,
-            )
-        if self._gauge is not None:
-            flat *= self._gauge.reshape(1, -1)
-            out *= self._gauge.reshape(1, 1, -1)
+            kernel(flat, *self._bonds, n_clusters, states, sizes, out, every)
         sizes64 = sizes.astype(np.int64).ravel()
         info = SweepInfo(
             n_sweeps=n_sweeps,
@@ -196,8 +148,4 @@ class WolffSampler(ClusterSampler):
             flipped=int(sizes64.sum()),
             cluster_sizes=sizes64,
         )
-        return (
-            out.reshape(n_out, n_chains, *self.model.shape),
-            flat.reshape(n_chains, *self.model.shape),
-            info,
-        )
+        return (*self._ungauged(out, flat), info)

@@ -1,5 +1,7 @@
 """A small Numba-compatible random number generator: xoshiro256** with explicit state.
 
+Used by the cluster samplers (:mod:`kadanoff.ising.samplers.wolff`, ``swendsen_wang``).
+
 Compiled kernels must not use Numba's global ``np.random`` state (it is per thread and
 cannot be seeded per chain). Instead every chain owns a row of a ``(n_chains, 4)`` uint64
 state array, seeded here from the :class:`numpy.random.SeedSequence` that
@@ -16,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..._rng import SeedLike, seed_sequence
+from .._rng import SeedLike, seed_sequence
+from .counter_hash import GOLDEN
 
 __all__ = [
     "seed_states",
@@ -54,7 +57,7 @@ def seed_states(seed: SeedLike, n_streams: int) -> np.ndarray:
     out = seed_sequence(seed).generate_state(4 * n_streams, dtype=np.uint64)
     out = out.reshape(n_streams, 4)
     zero = ~out.any(axis=1)  # the all-zero state is the one fixed point; never in practice
-    out[zero, 0] = np.uint64(0x9E3779B97F4A7C15)
+    out[zero, 0] = GOLDEN
     return out
 
 
