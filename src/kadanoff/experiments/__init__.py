@@ -13,7 +13,7 @@ from .base import Experiment
 from .registry import ExperimentNames, experiment_names, get_experiment, register_experiment
 
 #: the built-in experiments, in report order; each registers itself when imported
-BUILT_IN = ("fig2", "fig3", "rg_measured")
+BUILT_IN = ("fig2", "fig3", "rg_measured", "network_rg")
 for _name in BUILT_IN:
     importlib.import_module(f"{__name__}.{_name}")
 
