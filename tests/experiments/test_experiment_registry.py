@@ -117,21 +117,3 @@ def test_module_experiment_reads_the_module_live(monkeypatch):
     changed = fig2.Config(chi2_samples=123)
     monkeypatch.setitem(fig2.PRESETS, "quick", changed)
     assert exp.presets["quick"] is changed
-
-
-@pytest.mark.parametrize(
-    "changes, match",
-    [
-        ({"block_sizes": (2, 3)}, "must be 2, 4, ..., 2\\^n"),
-        ({"K": 0.0}, "must be positive"),
-        ({"n_eval": 2}, "at least 3"),
-        ({"hidden": ()}, "at least one positive layer size"),
-        ({"epochs": 0}, "epochs = 0 must be >= 1"),
-    ],
-)
-def test_fig3_config_refuses_bad_values_in_one_line(changes, match):
-    from kadanoff.experiments import fig3
-
-    with pytest.raises(ValueError, match=match) as e:
-        fig3.Config(**changes)
-    assert "\n" not in str(e.value)

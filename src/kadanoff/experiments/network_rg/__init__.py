@@ -112,8 +112,8 @@ class NetworkRG(Experiment):
     title = TITLE
     Config = Config
 
-    @property  # type: ignore[override]
-    def presets(self) -> dict[str, Config]:
+    @property
+    def presets(self) -> dict[str, Any]:  # type: ignore[override]
         """``quick``/``paper``: every part of :data:`PARTS` with its ``QUICK``/``PAPER``."""
         return {"quick": _preset("QUICK"), "paper": _preset("PAPER")}
 
