@@ -303,7 +303,9 @@ def _dataset_meta(path: Path) -> dict[str, Any]:
         "n_chains",
         "effective_sample_size",
         "elapsed_seconds",
-        "seed",
+        "seed",  # None: the dataset's stream was spawned from the run's seed, recorded here
+        "seed_entropy",
+        "seed_spawn_key",
     )
     return {k: meta[k] for k in keep if k in meta}
 
