@@ -87,6 +87,8 @@ def test_parts_run_into_subfolders_with_their_own_seeds(parts, tmp_path):
     assert r["alpha"]["mean"] == m["network_rg"]["alpha"]["mean"]
     for key in ("alpha", "beta"):
         assert (tmp_path / "network_rg" / key / "x.npz").exists()
+        done = json.loads((tmp_path / "network_rg" / key / "config.json").read_text())
+        assert done["finished"] and done["seconds"] >= 0  # each part's time, for the budget
         assert abs(r[key]["mean"]) < 5 * r[key]["mean_err"]
     seeds = {k: r[k]["seed"] for k in r}
     assert seeds["alpha"] != seeds["beta"]

@@ -23,6 +23,7 @@ does not change when parts are added, removed or reordered.
 from __future__ import annotations
 
 import importlib
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,11 +139,12 @@ class NetworkRG(Experiment):
             if is_done(sub, f"{NAME}.{key}", run):
                 metrics[key] = load_metrics(sub)
                 continue
+            t0 = time.perf_counter()
             m = load_part(name).compute(
                 part_config, sub, seed=run.seed, device=device, progress=progress
             )
             m = strict_json(m)  # as the cache will hold it (NaN -> null)
-            mark_done(sub, f"{NAME}.{key}", run, m)
+            mark_done(sub, f"{NAME}.{key}", run, m, seconds=time.perf_counter() - t0)
             metrics[key] = m
         write_json(folder / "parts.json", [[_key(n), n] for n, _ in config.parts])
         return metrics
