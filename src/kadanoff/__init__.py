@@ -24,7 +24,7 @@ def __getattr__(name: str):  # lazy: keep `import kadanoff` fast (no torch/numba
 
         return load_dataset
     if name == "load_model":
-        from .rbm.io import load_model
+        from .dbn import load_model
 
         return load_model
     raise AttributeError(f"module 'kadanoff' has no attribute {name!r}")

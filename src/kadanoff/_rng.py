@@ -15,6 +15,7 @@ SeedLike = int | np.integer | np.random.SeedSequence | np.random.Generator | Non
 __all__ = [
     "SeedLike",
     "seed_sequence",
+    "child_sequence",
     "make_rng",
     "spawn",
     "kernel_key",
@@ -45,8 +46,13 @@ def seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
     )
 
 
-#: old private name, kept for callers not yet moved to :func:`seed_sequence`
-_seed_sequence = seed_sequence
+def child_sequence(ss: np.random.SeedSequence, *key: int) -> np.random.SeedSequence:
+    """The deterministic child stream of ``ss`` named by ``key`` (``spawn_key`` extended by it).
+
+    Unlike :meth:`numpy.random.SeedSequence.spawn` it keeps no counter: the same ``key`` gives
+    the same stream, so a stream per ``(purpose, epoch)`` can be remade on resume.
+    """
+    return np.random.SeedSequence(entropy=ss.entropy, spawn_key=(*ss.spawn_key, *key))
 
 
 def make_rng(seed: SeedLike = None) -> np.random.Generator:

@@ -1,14 +1,20 @@
 """Spin conventions: ±1 spins and {0,1} bits, enumeration of all states.
 
 Spins are ``int8`` ±1 unless a function says otherwise. The map between the two
-parametrizations is ``x = (s + 1) / 2`` and ``s = 2 x - 1``.
+parametrizations is ``x = (s + 1) / 2`` and ``s = 2 x - 1`` (:class:`Units`, the only place
+it is written).
 """
 
 from __future__ import annotations
 
+from enum import Enum
+from typing import Any
+
 import numpy as np
 
 __all__ = [
+    "Units",
+    "log_2cosh",
     "spin_to_binary",
     "binary_to_spin",
     "all_states",
@@ -22,16 +28,68 @@ __all__ = [
 MAX_ENUMERATION_SITES = 24
 
 
+class Units(str, Enum):
+    """The values of a layer's units: ``SPIN`` (±1) or ``BINARY`` ({0,1}, ``x = (s + 1) / 2``).
+
+    A ``str`` enum: ``Units("spin") is Units.SPIN`` and ``Units.SPIN == "spin"``, so public
+    functions accept the plain strings and JSON writes them as such.
+    """
+
+    SPIN = "spin"
+    BINARY = "binary"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @classmethod
+    def parse(cls, units: Any) -> Units:
+        """``Units(units)`` with a one-line error naming the choices."""
+        try:
+            return cls(units)
+        except ValueError:
+            raise ValueError(
+                f"unknown unit type {units!r}: use 'spin' (±1) or 'binary' ({{0,1}})"
+            ) from None
+
+    @property
+    def down_value(self) -> float:
+        """The value of a "down" unit (-1 or 0; "up" is 1 for both)."""
+        return -1.0 if self is Units.SPIN else 0.0
+
+    def from_spins(self, s: Any) -> Any:
+        """±1 spins (array or tensor) -> these units: ``s`` itself, or ``(s + 1) / 2``."""
+        return s if self is Units.SPIN else (s + 1) / 2
+
+    def flip(self, x: Any) -> Any:
+        """Each unit turned over: ``-s``, or ``1 - x``."""
+        return -x if self is Units.SPIN else 1 - x
+
+    def to_spins(self, x: Any) -> Any:
+        """Values of these units (array or tensor) -> ±1 spins: ``x`` itself, or ``2 x - 1``."""
+        return x if self is Units.SPIN else 2 * x - 1
+
+
+def log_2cosh(x: Any) -> Any:
+    """``ln(2 cosh x) = ln sum_{s=±1} exp(s x)``, elementwise, stable for any ``|x|``:
+    ``|x| + log1p(exp(-2|x|))``. NumPy input gives float64; a torch tensor stays a tensor."""
+    if type(x).__module__.startswith("torch"):
+        a = x.abs()
+        return a + (-2.0 * a).exp().log1p()
+    a = np.abs(np.asarray(x, dtype=np.float64))
+    return a + np.log1p(np.exp(-2.0 * a))
+
+
 def spin_to_binary(s: np.ndarray) -> np.ndarray:
     """±1 spins -> {0,1} bits (``x = (s + 1) / 2``), same shape, int8."""
-    s = np.asarray(s)
-    return ((s + 1) // 2).astype(np.int8)
+    return Units.BINARY.from_spins(np.asarray(s)).astype(np.int8)
 
 
 def binary_to_spin(x: np.ndarray) -> np.ndarray:
     """{0,1} bits -> ±1 spins (``s = 2 x - 1``), same shape, int8."""
-    x = np.asarray(x)
-    return (2 * x - 1).astype(np.int8)
+    return Units.BINARY.to_spins(np.asarray(x)).astype(np.int8)
 
 
 def all_states(n: int, dtype=np.int8) -> np.ndarray:
@@ -47,7 +105,7 @@ def all_states(n: int, dtype=np.int8) -> np.ndarray:
         )
     k = np.arange(2**n, dtype=np.int64)[:, None]
     bits = (k >> np.arange(n - 1, -1, -1, dtype=np.int64)[None, :]) & 1
-    return (2 * bits - 1).astype(dtype)
+    return Units.BINARY.to_spins(bits).astype(dtype)
 
 
 def state_index(s: np.ndarray) -> np.ndarray:
@@ -65,7 +123,7 @@ def index_to_state(index: np.ndarray, n: int) -> np.ndarray:
     """±1 states for integer indices, shape ``(...) -> (..., n)``."""
     k = np.asarray(index, dtype=np.int64)[..., None]
     bits = (k >> np.arange(n - 1, -1, -1, dtype=np.int64)) & 1
-    return (2 * bits - 1).astype(np.int8)
+    return Units.BINARY.to_spins(bits).astype(np.int8)
 
 
 def check_spins(s: np.ndarray, name: str = "spins") -> np.ndarray:

@@ -58,3 +58,24 @@ def test_flatten_and_standard_error_over_seeds():
     assert out[0]["params"] == {"K": 0.4} and out[0]["n"] == 2 and out[0]["mean"] == 1.5
     assert out[0]["stderr"] == pytest.approx(np.std([1.0, 2.0], ddof=1) / np.sqrt(2), rel=1e-12)
     assert out[1] == {"params": {"K": 0.5}, "mean": 7.0, "stderr": None, "n": 1}
+
+
+def test_run_sweep_passes_the_device_to_every_point(tmp_path, monkeypatch):
+    """``run_sweep(device=...)`` reaches each point's task (an in-process cluster, so that the
+    stand-in for run_point, which only reports its device, is the one the workers call)."""
+    distributed = pytest.importorskip("distributed")
+    from kadanoff.sweep.engine import run_sweep
+    from kadanoff.sweep.grid import build_sweep
+
+    def record(experiment, config, folder, params=None, *, threads=1, device="cpu"):
+        return {"key": "k", "status": "failed", "seconds": 0.0, "error": f"ran on {device}"}
+
+    monkeypatch.setattr("kadanoff.sweep.engine.run_point", record)
+    sweep = build_sweep("fig2", {"seed": "1,2"})
+    with distributed.Client(
+        processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None
+    ) as client:
+        doc = run_sweep(sweep, tmp_path, client=client, device="cuda", progress=False, log=print)
+    assert doc["run"]["device"] == "cuda"
+    assert [p["error"] for p in doc["points"]] == ["ran on cuda"] * 2
+    assert (tmp_path / "sweep.html").exists()

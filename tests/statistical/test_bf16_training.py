@@ -25,10 +25,10 @@ import pytest
 import torch
 from scipy import stats
 
-import kadanoff.rbm.train as train_module
+import kadanoff.rbm.train.api as train_module
 from kadanoff.rbm.exact import kl_divergence
-from kadanoff.rbm.mixed import MixedTrainer
 from kadanoff.rbm.train import cd_gradient, get_preset, train_rbm
+from kadanoff.rbm.train.mixed import MixedTrainer
 from kadanoff.spins import all_states
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -102,3 +102,43 @@ def test_couplings_missing_or_foreign_file(tmp_path, capsys):
     bad.write_bytes(b"not a zip")
     assert _call(["rg", "couplings", "--data", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "\n" not in capsys.readouterr().err.strip()
+
+
+# ------------------------------------------------ choices from the library (issue 9)
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--sampler", "metropolis"], "unknown --sampler 'metropolis': choose one of wolff, sw"),
+        (["--device", "tpu"], "unknown --device 'tpu': choose one of cpu, cuda, auto"),
+        (["--rule", "blocky"], "unknown --rule 'blocky': choose one of majority, decimation"),
+        (["--levels", "x"], "invalid int value: 'x' (see kadanoff rg exponents --help)"),
+    ],
+)
+def test_exponents_choices_say_what_to_choose(tmp_path, capsys, extra, message):
+    assert _call(_exp(tmp_path, *extra)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("kadanoff rg exponents: error: ") and "\n" not in err, err
+    assert message in err, err
+    assert not (tmp_path / "exp").exists()
+
+
+def test_help_lists_the_librarys_rules_and_samplers(capsys):
+    from kadanoff.rg.coarse_graining import RULES
+    from kadanoff.rg.mcrg import SAMPLERS
+
+    for sub, names in (("exponents", (RULES, SAMPLERS)), ("couplings", (RULES,))):
+        with pytest.raises(SystemExit):
+            main(["rg", sub, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        for n in names:
+            assert f"{', '.join(n)} (default {n[0]})" in out, out
+
+
+def test_couplings_default_to_the_librarys(tmp_path, capsys, dataset):
+    from kadanoff.rg.mcrg_couplings import DEFAULT_COUPLINGS
+
+    argv = ["rg", "couplings", "--data", str(dataset), "--levels", "1", "--seed", "2",
+            "--out", str(tmp_path / "c")]  # fmt: skip
+    assert _call(argv) == 0
+    res = json.loads((tmp_path / "c" / "couplings.json").read_text())
+    assert res["couplings"] == list(DEFAULT_COUPLINGS) and res["coarse_sides"] == [16, 8]

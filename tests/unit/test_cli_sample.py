@@ -254,3 +254,54 @@ def test_memory_error_that_slips_through_is_one_line(tmp_path, capsys, monkeypat
     argv = _base(tmp_path, **{"--lattice": "1d", "--size": "6", "--algorithm": "exact"})
     line = _one_line_error(capsys, argv, "not enough memory")
     assert "74.5 GiB" in line and "fewer samples" in line
+
+
+# ------------------------------------------------ choices from the registries (issue 9)
+def test_building_the_parser_imports_neither_numba_nor_torch():
+    """Every command's choices come from the library, read lazily: `kadanoff --help` stays fast."""
+    code = (
+        "import sys; from kadanoff.cli import build_parser; build_parser(); "
+        "print(sorted({'numba', 'torch'} & set(sys.modules)))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def test_help_lists_the_registered_samplers_and_devices(capsys):
+    from kadanoff.ising.samplers import ALGORITHMS, DEVICES
+
+    with pytest.raises(SystemExit) as e:
+        main(["sample", "--help"])
+    assert e.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert all(name in out for name in ALGORITHMS)
+    assert f"--device DEVICE {', '.join(DEVICES)} (default cpu)" in out
+
+
+def test_a_value_error_from_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
+    """Only the calls that check user input turn ValueError into a usage error."""
+
+    def bug(*a, **k):
+        raise ValueError("a bug deep in the sampler")
+
+    monkeypatch.setattr("kadanoff.ising.dataset.generate_dataset", bug)
+    argv = _base(tmp_path, **{"--lattice": "1d", "--size": "6", "--algorithm": "exact"})
+    with pytest.raises(ValueError, match="a bug deep in the sampler"):
+        main(argv)
+
+
+def test_lazy_choices_read_the_registry_once_and_only_when_used():
+    from kadanoff.cli._common import LazyChoices
+
+    calls = []
+
+    def load():
+        calls.append(1)
+        return ("a", "b")
+
+    names = LazyChoices(load)
+    assert calls == []
+    assert "a" in names and "c" not in names and list(names) == ["a", "b"]
+    assert names == ("a", "b") and ("a", "b") == names and names != ("a",)
+    assert str(names) == "a, b" and len(names) == 2 and calls == [1]

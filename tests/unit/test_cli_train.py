@@ -16,11 +16,10 @@ import torch
 
 from kadanoff import Chain, IsingModel
 from kadanoff.cli import main
-from kadanoff.dbn import DeepBeliefNetwork
+from kadanoff.dbn import DeepBeliefNetwork, load_model
 from kadanoff.ising.dataset import generate_dataset, save_dataset
 from kadanoff.rbm import SpinRBM
 from kadanoff.rbm.exact import kl_divergence
-from kadanoff.rbm.io import load_model
 from kadanoff.rbm.train import load_checkpoint
 from kadanoff.spins import all_states
 
@@ -343,3 +342,77 @@ def test_cli_outputs_honour_umask_and_are_strict_json(hidden, data_dir, tmp_path
         assert d.stat().st_mode & 0o777 == 0o750, d
     model = load_model(out)  # the --out folder itself
     assert (isinstance(model, SpinRBM) and model.n_hidden == 4) or model.sizes == [8, 4, 2]
+
+
+# ------------------------------------- the library checks, choices from the library (issue 9)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--epochs", "0"], "--epochs must be a positive integer, got 0"),
+        (["--batch-size", "-1"], "--batch-size must be a positive integer, got -1"),
+        (["--cd-k", "0"], "--cd-k must be a positive integer, got 0"),
+        (["--momentum", "-0.1"], "--momentum must lie in [0, 1), got -0.1"),
+        (["--dtype", "float16"], "unsupported --dtype 'float16': use 'float32' or 'float64'"),
+    ],
+)
+def test_cli_config_checked_by_the_library_names_the_flag(
+    args, message, data_dir, tmp_path, capsys
+):
+    data = _dataset(data_dir, 8, 500)
+    argv = ["--data", str(data), "--hidden", "4", "--out", str(tmp_path / "o"), *args]
+    _one_line(capsys, argv, message)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "names"),
+    [
+        ("--preset", "kadanoff.rbm.train:PRESETS"),
+        ("--precision", "kadanoff.rbm.precision:PRECISIONS"),
+        ("--units", None),
+        ("--next-layer-input", None),
+    ],
+)
+def test_cli_choices_are_the_librarys(flag, names, capsys):
+    import importlib
+    import typing
+
+    from kadanoff.dbn import train_dbn
+    from kadanoff.rbm.train import TrainConfig
+
+    if names:
+        module, attr = names.split(":")
+        expected = list(getattr(importlib.import_module(module), attr))
+    elif flag == "--units":
+        expected = list(typing.get_args(typing.get_type_hints(TrainConfig)["units"]))
+    else:
+        expected = list(typing.get_args(typing.get_type_hints(train_dbn)["next_layer_input"]))
+    with pytest.raises(SystemExit) as e:
+        main(["train", flag, "bogus"])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith("kadanoff train: error: ") and "(see kadanoff train --help)" in err
+    assert f"invalid choice: 'bogus' (choose from {', '.join(map(repr, expected))})" in err
+
+
+def test_cli_help_lists_the_presets_and_the_default(capsys):
+    from kadanoff.rbm.train import DEFAULT_PRESET, PRESETS
+
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--help"])
+    assert e.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"{', '.join(PRESETS)} (default {DEFAULT_PRESET})" in out
+
+
+def test_cli_value_error_from_a_bug_keeps_its_traceback(data_dir, tmp_path, monkeypatch):
+    """Only the calls that check user input turn ValueError into a usage error."""
+    import kadanoff.rbm.train as rbm_train
+
+    def bug(*a, **k):
+        raise ValueError("a bug deep in the trainer")
+
+    monkeypatch.setattr(rbm_train, "train_rbm", bug)
+    data = _dataset(data_dir, 8, 500)
+    with pytest.raises(ValueError, match="a bug deep in the trainer"):
+        main(["train", "--data", str(data), "--hidden", "4", "--out", str(tmp_path / "o")])

@@ -92,7 +92,7 @@ def test_sample_shape_values_and_seed():
 
 
 def test_save_load_round_trip(tmp_path):
-    from kadanoff.rbm.io import load_model, save_model
+    from kadanoff.dbn import load_model, save_model
 
     dbn = hand_made_stack()
     save_model(dbn, tmp_path / "dbn.safetensors", metadata={"note": "hand made"})
@@ -121,8 +121,8 @@ def test_train_dbn_greedy_reproducible(next_layer_input, tmp_path):
         def on_epoch_end(self, epoch, model, metrics):
             seen.append((metrics["layer"], epoch))
 
-    a = train_dbn([8, 6, 3], data, cfg, callbacks=[Record()], **kw)
-    b = train_dbn([8, 6, 3], data, [cfg, cfg.replace(epochs=2)], checkpoint_dir=tmp_path, **kw)
+    a = train_dbn([8, 6, 3], data, cfg, callbacks=[Record()], **kw).dbn
+    b = train_dbn([8, 6, 3], data, [cfg, cfg.replace(epochs=2)], checkpoint_dir=tmp_path, **kw).dbn
     assert a.sizes == [8, 6, 3]
     assert seen == [(0, 0), (0, 1), (1, 0), (1, 1)]
     for x, y in zip(a.layers, b.layers, strict=True):
@@ -132,3 +132,32 @@ def test_train_dbn_greedy_reproducible(next_layer_input, tmp_path):
     assert not torch.equal(a.layers[0].weights[:3, :3], a.layers[1].weights[:3, :3])
     with pytest.raises(ValueError, match="one per layer"):
         train_dbn([8, 6, 3], data, [cfg], **kw)
+
+
+def test_train_dbn_returns_each_layers_training_result(tmp_path):
+    data = _ring_data()
+    cfg = get_preset("spin", epochs=2, batch_size=50)
+    fit = train_dbn([8, 6, 3], data, cfg, seed=5, progress=False, checkpoint_dir=tmp_path)
+    assert [r.model for r in fit.layers] == fit.dbn.layers
+    assert [r.epochs_done for r in fit.layers] == [2, 2]
+    for layer, history in enumerate(fit.histories):
+        assert [h["layer"] for h in history] == [layer, layer]
+        assert history == load_checkpoint(tmp_path / f"layer{layer}")["history"]
+    # a rerun resumes from the checkpoints and reports the same histories
+    again = train_dbn([8, 6, 3], data, cfg, seed=5, progress=False, checkpoint_dir=tmp_path)
+    assert again.histories == fit.histories
+
+
+def test_rbm_files_and_dbn_files_have_their_own_loaders(tmp_path):
+    from kadanoff.dbn import load_model, save_model
+    from kadanoff.io import FileFormatError
+    from kadanoff.rbm import io as rbm_io
+
+    dbn = hand_made_stack()
+    path = save_model(dbn, tmp_path / "dbn")
+    with pytest.raises(FileFormatError, match="kadanoff.dbn.load_model"):
+        rbm_io.load_model(path)
+    with pytest.raises(TypeError, match="kadanoff.dbn.save_model"):
+        rbm_io.save_model(dbn, tmp_path / "x")
+    rbm_path = rbm_io.save_model(dbn.layers[0], tmp_path / "rbm")
+    assert torch.equal(load_model(rbm_path).weights, dbn.layers[0].weights)

@@ -13,8 +13,9 @@ import torch
 
 from kadanoff.rbm import BinaryRBM, SpinRBM
 from kadanoff.rbm import precision as P
-from kadanoff.rbm.mixed import MixedTrainer, bf16_bits
-from kadanoff.rbm.train import TrainConfig, _Trainer, cd_gradient, load_checkpoint, train_rbm
+from kadanoff.rbm.train import TrainConfig, cd_gradient, load_checkpoint, train_rbm
+from kadanoff.rbm.train import Trainer as _Trainer
+from kadanoff.rbm.train.mixed import MixedTrainer, bf16_bits
 
 
 # ------------------------------------------------------------------ config
@@ -186,7 +187,7 @@ def test_cli_precision_flag_records_choice_in_model_metadata(tmp_path, capsys):
 def test_mixed_device_code_path_equals_float32_on_cpu(units):
     """The path used off the CPU (uniforms from torch.rand, no compiled kernels), forced on
     the CPU: with dyadic parameters the bf16-mixed trainer draws the float32 trainer's units."""
-    from kadanoff.rbm.train import _Stream
+    from kadanoff.rbm.train import UnitStream as _Stream
 
     rng = np.random.default_rng(8)
     nv, nh, B = 6, 5, 10

@@ -151,3 +151,15 @@ def test_enumeration_limits():
         exact.log_partition(SpinRBM(30, 30))
     with pytest.raises(ValueError, match="too large"):
         exact.joint_distribution(SpinRBM(14, 12))
+
+
+@pytest.mark.parametrize("cls", [SpinRBM, BinaryRBM])
+def test_log_hidden_conditional_is_the_joint_over_the_marginal(cls):
+    rbm = cls.random(4, 3, seed=7, weight_scale=0.8)
+    joint = exact.joint_distribution(rbm)
+    expected = np.log(joint / joint.sum(1, keepdims=True))
+    V = exact.layer_states(rbm, 4)
+    np.testing.assert_allclose(exact.log_hidden_conditional(rbm, V), expected, atol=1e-12)
+    # a model with other weights is told apart
+    other = cls.random(4, 3, seed=8, weight_scale=0.8)
+    assert np.abs(exact.log_hidden_conditional(other, V) - expected).max() > 1e-3

@@ -56,6 +56,8 @@ def test_dbn_round_trip_exact(tmp_path):
         random_rbm(BinaryRBM, 5, 3, seed=2, dtype=torch.float32),
         random_rbm(SpinRBM, 3, 2, seed=3, dtype=torch.float64),
     ]
+    from kadanoff.dbn import load_model, save_model
+
     dbn = dbn_mod.DeepBeliefNetwork(layers)
     path = save_model(dbn, tmp_path / "dbn.safetensors", metadata={"seed": 7})
     with safe_open(str(path), framework="pt") as f:

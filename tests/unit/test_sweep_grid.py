@@ -120,3 +120,129 @@ def test_documented_sweep_file_parses(capsys, tmp_path):
     path = Path(__file__).parents[2] / "docs" / "sweeps" / "fig3_temperature_scan.toml"
     rc = main(["sweep", "--file", str(path), "--out", str(tmp_path), "--dry-run"])
     assert rc == 0 and "33 points" in capsys.readouterr().out
+
+
+# ------------------------------------------- options checked by the library, --device (issue 9)
+def _one_line(capsys, argv: list[str], match: str) -> str:
+    try:
+        rc = main(argv)
+    except SystemExit as e:  # argparse-level errors
+        rc = int(e.code)
+    err = capsys.readouterr().err.strip()
+    assert rc == 2, err
+    assert len(err.splitlines()) == 1 and err.startswith("kadanoff sweep: error: "), err
+    assert match in err and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--workers", "0"], "--workers must be at least 1, got 0"),
+        (["--threads", "-2"], "--threads must be at least 1, got -2"),
+        (
+            ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"],
+            "--workers makes a local cluster; drop it when using --scheduler",
+        ),
+        (["--device", "tpu"], "unknown --device 'tpu': choose one of cpu, cuda, auto"),
+        (["--workers", "two"], "argument --workers: invalid int value: 'two' (see kadanoff sweep"),
+    ],
+)
+def test_bad_options_are_one_line_before_any_point(capsys, tmp_path, extra, match):
+    argv = ["sweep", "fig2", "--set", "seed=1,2", "--out", str(tmp_path / "o"), *extra]
+    _one_line(capsys, argv, match)
+    assert not (tmp_path / "o").exists()
+
+
+def test_check_options_is_the_library_check():
+    from kadanoff.sweep.engine import check_options
+
+    check_options(workers=2, threads=1)
+    check_options(scheduler="tcp://x:1", threads=3)
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        check_options(workers=0)
+    with pytest.raises(ValueError, match="threads must be at least 1, got True"):
+        check_options(threads=True)
+    with pytest.raises(ValueError, match="drop it when using scheduler"):
+        check_options(workers=1, scheduler="tcp://x:1")
+
+
+def test_device_cuda_without_a_device_says_use_cpu(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("kadanoff.ising.samplers.cuda_available", lambda: False)
+    argv = ["sweep", "fig2", "--set", "seed=1", "--out", str(tmp_path), "--device", "cuda"]
+    _one_line(capsys, argv, "--device cuda, but no CUDA device is available: use --device cpu")
+
+
+def _fake_run_sweep(monkeypatch) -> dict:
+    """Stand in for run_sweep (no Dask work); returns the dict that receives its options."""
+    pytest.importorskip("distributed")
+    seen: dict = {}
+
+    def fake_run_sweep(sweep, out, **kwargs):
+        seen.update(kwargs)
+        return {"counts": {"done": 0, "cached": 0, "failed": 0}, "points": [], "n_points": 0}
+
+    monkeypatch.setattr("kadanoff.sweep.engine.run_sweep", fake_run_sweep)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("device", "cuda", "expected"),
+    [("cpu", True, "cpu"), ("auto", False, "cpu"), ("auto", True, "cuda"), ("cuda", True, "cuda")],
+)
+def test_device_reaches_run_sweep(capsys, tmp_path, monkeypatch, device, cuda, expected):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("kadanoff.ising.samplers.cuda_available", lambda: cuda)
+    seen = _fake_run_sweep(monkeypatch)
+    argv = ["sweep", "fig2", "--set", "seed=1", "--out", str(tmp_path), "--device", device]
+    assert main([*argv, "--quiet"]) == 0
+    assert seen["device"] == expected
+
+
+def test_out_that_is_a_file_is_one_line(capsys, tmp_path):
+    (tmp_path / "f").write_text("x")
+    argv = ["sweep", "fig2", "--set", "seed=1", "--out", str(tmp_path / "f")]
+    _one_line(capsys, argv, "is a file, not a folder; choose another")
+
+
+def test_unreachable_scheduler_is_one_line(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    from kadanoff.sweep.engine import SchedulerUnreachable
+
+    def unreachable(**kwargs):
+        raise SchedulerUnreachable(
+            "cannot reach the Dask scheduler at tcp://10.9.9.9:1 (OSError): check the address, "
+            "e.g. --scheduler tcp://10.0.0.1:8786"
+        )
+
+    monkeypatch.setattr("kadanoff.sweep.engine.open_client", unreachable)
+    argv = ["sweep", "fig2", "--set", "seed=1", "--out", str(tmp_path), "--quiet"]
+    assert main([*argv, "--scheduler", "tcp://10.9.9.9:1"]) == 2
+    log, err = capsys.readouterr().err.strip().splitlines()  # the progress log, the error
+    assert log.startswith("fig2: 1 points") and "Traceback" not in err
+    assert err.startswith("kadanoff sweep: error: cannot reach") and "check the address" in err
+
+
+def test_a_value_error_from_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
+    """Only the calls that check user input turn ValueError into a usage error."""
+    pytest.importorskip("distributed")
+
+    def bug(*args, **kwargs):
+        raise ValueError("a bug deep in the engine")
+
+    monkeypatch.setattr("kadanoff.sweep.engine.run_sweep", bug)
+    with pytest.raises(ValueError, match="a bug deep in the engine"):
+        main(["sweep", "fig2", "--set", "seed=1", "--out", str(tmp_path), "--quiet"])
+
+
+def test_device_with_a_scheduler_is_the_workers(capsys, tmp_path, monkeypatch):
+    """With --scheduler this machine's CUDA says nothing about the workers': cuda passes, auto
+    (decided here) is refused."""
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("kadanoff.ising.samplers.cuda_available", lambda: False)
+    seen = _fake_run_sweep(monkeypatch)
+    argv = ["sweep", "fig2", "--set", "seed=1", "--out", str(tmp_path), "--quiet"]
+    argv += ["--scheduler", "tcp://10.9.9.9:1"]
+    assert main([*argv, "--device", "cuda"]) == 0 and seen["device"] == "cuda"
+    capsys.readouterr()
+    _one_line(capsys, [*argv, "--device", "auto"], "give --device cpu or --device cuda")

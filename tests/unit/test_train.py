@@ -16,7 +16,6 @@ from kadanoff.rbm.train import (
     EarlyStopping,
     ExactKL,
     TrainConfig,
-    _Trainer,
     get_preset,
     learning_rate_at,
     load_checkpoint,
@@ -24,6 +23,7 @@ from kadanoff.rbm.train import (
     prepare_data,
     train_rbm,
 )
+from kadanoff.rbm.train import Trainer as _Trainer
 from kadanoff.spins import all_states
 
 

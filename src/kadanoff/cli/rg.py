@@ -16,34 +16,76 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from . import UsageError
+from ._common import (
+    LazyChoices,
+    add_command,
+    add_device_option,
+    add_quiet,
+    check_choice,
+    help_values,
+    show_progress,
+    user_input,
+)
 
 __all__ = ["add_parser", "run"]
 
 
-def _one_line_errors(p: argparse.ArgumentParser, prog: str) -> None:
-    def error(message: str) -> NoReturn:
-        sys.stderr.write(f"{prog}: error: {message} (see {prog} --help)\n")
-        raise SystemExit(2)
+def _rules() -> tuple[str, ...]:
+    from ..rg.coarse_graining import RULES
 
-    p.error = error  # type: ignore[method-assign]
+    return RULES
+
+
+def _samplers() -> tuple[str, ...]:
+    from ..rg.mcrg import SAMPLERS
+
+    return SAMPLERS
+
+
+def _operators() -> tuple[str, ...]:
+    from ..rg.mcrg_operators import BASIS
+
+    return tuple(op.name for op in BASIS)
+
+
+def _default_couplings() -> tuple[str, ...]:
+    from ..rg.mcrg_couplings import DEFAULT_COUPLINGS
+
+    return DEFAULT_COUPLINGS
+
+
+#: the library's names, read when checked or shown (the modules import Numba)
+_RULES = LazyChoices(_rules)
+_SAMPLERS = LazyChoices(_samplers)
+_OPERATORS = LazyChoices(_operators)
+_DEFAULT_COUPLINGS = LazyChoices(_default_couplings)
+
+
+def _add_rule(p: argparse.ArgumentParser) -> None:
+    rule = p.add_argument(
+        "--rule", default="majority", help="coarse-graining rule: %(names)s (default %(default)s)"
+    )
+    help_values(rule, names=_RULES)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``rg exponents`` and ``rg couplings`` (imports nothing heavy: --help stays fast)."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "rg",
         help="Monte Carlo RG: critical exponents and renormalized couplings",
         description="Monte Carlo renormalization group (Swendsen 1979) for block-spin rules.",
     )
     sub = p.add_subparsers(dest="rg_command", metavar="{exponents,couplings}")
-    e = sub.add_parser(
+    e = add_command(
+        sub,
         "exponents",
+        under="kadanoff rg",
         help="y_t and y_h from the linearized RG matrix T = G^-1 F",
         description="Sample the 2D Ising model with a cluster algorithm, coarse-grain every "
         "configuration level by level, and print the y_t / y_h tables by level and number of "
@@ -51,34 +93,41 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     e.add_argument("--size", type=int, default=64, help="L of the L x L torus (default 64)")
     e.add_argument("--K", default="critical", help="coupling, or 'critical' (default)")
-    e.add_argument("--rule", default="majority", help="majority (default) or decimation")
+    _add_rule(e)
     e.add_argument("--b", type=int, default=2, help="scale factor (default 2)")
     e.add_argument("--levels", type=int, default=3, help="RG steps (default 3)")
     e.add_argument("--samples", type=int, default=20_000, help="measured configurations")
-    e.add_argument("--operators", help="comma-separated operator names (default: all)")
-    e.add_argument("--sampler", default="wolff", help="wolff (default) or sw")
+    ops = e.add_argument("--operators", help="comma-separated, of %(names)s (default: all)")
+    help_values(ops, names=_OPERATORS)
+    sampler = e.add_argument(
+        "--sampler", default="wolff", help="cluster sampler: %(names)s (default %(default)s)"
+    )
+    help_values(sampler, names=_SAMPLERS)
     e.add_argument("--chains", type=int, default=2, help="independent chains (default 2)")
     e.add_argument("--blocks", type=int, default=50, help="jackknife blocks (default 50)")
     e.add_argument("--seed", type=int, help="root seed (default: drawn and recorded)")
-    e.add_argument("--device", default="cpu", help="cpu (default); the kernels are CPU-only")
+    add_device_option(e, "the cluster samplers and MCRG kernels run on the CPU only")
     e.add_argument("--out", required=True, help="output folder")
-    e.add_argument("--quiet", action="store_true", help="no progress bar")
-    c = sub.add_parser(
+    add_quiet(e, "no progress bar")
+    c = add_command(
+        sub,
         "couplings",
+        under="kadanoff rg",
         help="renormalized couplings of a dataset's coarse levels (pseudo-likelihood)",
         description="Coarse-grain the configurations of a kadanoff dataset (kadanoff sample) "
         "level by level and estimate the couplings of each level by pseudo-likelihood.",
     )
     c.add_argument("--data", required=True, help="dataset .npz written by kadanoff sample")
-    c.add_argument("--rule", default="majority", help="majority (default) or decimation")
+    _add_rule(c)
     c.add_argument("--b", type=int, default=2, help="scale factor (default 2)")
     c.add_argument("--levels", type=int, default=2, help="RG steps (default 2)")
-    c.add_argument("--couplings", default="nn,nnn,3nn,plaquette,field", help="names to fit")
+    couplings = c.add_argument(
+        "--couplings", help="comma-separated names to fit (default %(names)s)"
+    )
+    help_values(couplings, names=_DEFAULT_COUPLINGS)
     c.add_argument("--blocks", type=int, default=50, help="blocks for the error bars")
     c.add_argument("--seed", type=int, help="seed of the random tie-breaks (default: drawn)")
     c.add_argument("--out", required=True, help="output folder")
-    for q, prog in ((p, "kadanoff rg"), (e, "kadanoff rg exponents"), (c, "kadanoff rg couplings")):
-        _one_line_errors(q, prog)
     return p
 
 
@@ -149,22 +198,24 @@ def _exponents(args: argparse.Namespace) -> int:
     from .._rng import fresh_seed
     from ..experiments.rg_plots import plot_exponents
     from ..io import environment_info, write_json
-    from ..rg.coarse_graining import RULES, Compose
-    from ..rg.mcrg import SAMPLERS, exponents, measure
+    from ..rg.coarse_graining import Compose
+    from ..rg.mcrg import exponents, measure
     from ..rg.mcrg_operators import OperatorSet
 
-    if args.rule not in RULES:
-        raise UsageError(f"unknown --rule {args.rule!r}: choose one of {', '.join(RULES)}")
-    if args.sampler not in SAMPLERS:
-        raise UsageError(f"unknown --sampler {args.sampler!r}: choose {' or '.join(SAMPLERS)}")
-    if args.device not in ("cpu", "auto"):
+    check_choice(args.rule, _RULES, "--rule")
+    # measure() checks its sampler too, but only once it is running
+    check_choice(args.sampler, _SAMPLERS, "--sampler")
+    from ..ising.samplers import DEVICES
+
+    if check_choice(args.device, DEVICES, "--device") == "cuda":
         raise UsageError(
             f"--device {args.device}: the cluster samplers and MCRG kernels run on the CPU "
             "only; use --device cpu"
         )
     _levels_check(args.size, args.b, args.levels)
     K = _coupling(args.K)
-    ops = OperatorSet(args.operators.split(",") if args.operators else None)
+    with user_input():  # unknown operator names
+        ops = OperatorSet(args.operators.split(",") if args.operators else None)
     if args.samples < 1 or args.chains < 1 or args.blocks < 2:
         raise UsageError("--samples and --chains must be >= 1 and --blocks >= 2")
     if args.seed is not None and args.seed < 0:
@@ -175,11 +226,12 @@ def _exponents(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     res = measure(args.size, K, rule, args.samples, seed=seed, operators=ops,
                   sampler=args.sampler, n_chains=args.chains,
-                  progress=not args.quiet and sys.stderr.isatty())  # fmt: skip
+                  progress=show_progress(args))  # fmt: skip
     even_odd = []
     for parity in ("even", "odd"):
         if parity in ops.parities:
-            even_odd.append(exponents(res, n_blocks=args.blocks, sectors=(parity,))[0])
+            with user_input():  # too few samples for the operators, levels or blocks asked for
+                even_odd.append(exponents(res, n_blocks=args.blocks, sectors=(parity,))[0])
     elapsed = time.perf_counter() - t0
     tau = res.moments.autocorrelation()
     block_len = res.moments.n_configs / args.blocks
@@ -189,7 +241,7 @@ def _exponents(args: argparse.Namespace) -> int:
         _print_table(t)
     info = {
         "command": "kadanoff rg exponents",
-        "args": {k: v for k, v in vars(args).items() if k not in ("func",)},
+        "args": {k: v for k, v in vars(args).items() if not k.startswith("_")},
         "seed": seed,
         **res.meta,
         "measured_configs": res.moments.n_configs,
@@ -215,40 +267,42 @@ def _exponents(args: argparse.Namespace) -> int:
 def _couplings(args: argparse.Namespace) -> int:
     from .._rng import fresh_seed
     from ..experiments.rg_plots import plot_level_couplings
-    from ..io import FileFormatError, environment_info, write_json
+    from ..io import environment_info, write_json
     from ..ising.dataset import load_dataset
-    from ..rg.coarse_graining import RULES, Compose
+    from ..rg.coarse_graining import Compose
     from ..rg.mcrg_couplings import CouplingBasis, fit_couplings
 
-    if args.rule not in RULES:
-        raise UsageError(f"unknown --rule {args.rule!r}: choose one of {', '.join(RULES)}")
-    try:
+    check_choice(args.rule, _RULES, "--rule")
+    with user_input():  # not a kadanoff dataset
         data = load_dataset(args.data)
-    except FileFormatError as e:
-        raise UsageError(str(e)) from None
     spins = data.spins
     if spins.ndim != 3 or spins.shape[1] != spins.shape[2]:
         raise UsageError(f"--data must hold 2D L x L configurations, got shape {spins.shape}")
     L = spins.shape[1]
     _levels_check(L, args.b, args.levels)
-    names = [x.strip() for x in args.couplings.split(",") if x.strip()]
+    if args.couplings is None:
+        names = list(_DEFAULT_COUPLINGS)
+    else:
+        names = [x.strip() for x in args.couplings.split(",") if x.strip()]
+    with user_input():  # unknown coupling names, or ones the data's lattice cannot carry
+        CouplingBasis.square(L, names)
     if args.blocks < 2 or args.blocks > len(spins):
         raise UsageError(f"--blocks must be in [2, {len(spins)}] (the number of samples)")
     seed = fresh_seed() if args.seed is None else args.seed
     out = _out(args.out)
     levels = Compose.repeated(args.rule, L, args.b, args.levels).levels(spins, seed=seed)
     result: dict[str, Any] = {"couplings": names, "levels": [], "coarse_sides": []}
-    for n in names:
-        result[f"K_{n}"], result[f"K_{n}_error"] = [], []
+    for name in names:
+        result[f"K_{name}"], result[f"K_{name}_error"] = [], []
     print(f"{'level':>5} {'side':>5} " + " ".join(f"{'K_' + n:>17}" for n in names))
     for n, x in enumerate(levels):
         side = x.shape[1]
-        basis = CouplingBasis.square(side, names) if side >= 2 else None
         try:
+            basis = CouplingBasis.square(side, names) if side >= 2 else None
             fit = fit_couplings(x, basis, n_blocks=args.blocks) if basis else None
-        except ValueError as e:
+        except ValueError as e:  # the data cannot be fitted: fatal for the data themselves
             if n == 0:
-                raise
+                raise UsageError(f"the data of --data: {e}") from None
             print(f"{n:>5} {side:>5}  no estimate: {e}")
             fit = None
         result["levels"].append(n)

@@ -17,20 +17,18 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from .._rng import fresh_seed
 from ..ising.model import IsingModel, coupling_from
 from ..ising.samplers import ALGORITHMS, select_spec, specs_for
 from ..lattice import make_lattice
 from . import UsageError, check_output_folder
+from ._common import add_command, add_device_option, add_quiet, user_input
 
 __all__ = ["add_parser", "run"]
-
-_PROG = "kadanoff sample"
 
 
 def _algorithm_help() -> str:
@@ -57,7 +55,8 @@ def _algorithm_help() -> str:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``sample`` on the dispatcher's subparsers."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "sample",
         help="draw equilibrium Ising configurations into a .npz dataset",
         description=(
@@ -74,9 +73,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, help="number of configurations to save (required)")
     p.add_argument("--algorithm", choices=ALGORITHMS, help=_algorithm_help())
     p.add_argument("--seed", type=int, help="root seed (default: drawn at random and recorded)")
-    p.add_argument(
-        "--device", default="cpu", help="cpu (default), cuda or auto (cuda for local rules)"
-    )
+    add_device_option(p, "auto runs the local rules on cuda when available")
     p.add_argument("--chains", type=int, help="independent chains (default: 16 CPU, 512 CUDA)")
     p.add_argument("--thin", type=int, help="sweeps between saved samples (default: ceil(2 tau))")
     p.add_argument(
@@ -84,13 +81,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--out", help="output file, must end in .npz (required)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
-    p.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
-
-    def error(message: str) -> NoReturn:  # one line, not argparse's usage + error
-        sys.stderr.write(f"{_PROG}: error: {message} (see kadanoff sample --help)\n")
-        raise SystemExit(2)
-
-    p.error = error  # type: ignore[method-assign]
+    add_quiet(p, "no progress bars and no summary")
     return p
 
 
@@ -206,9 +197,11 @@ def _plan(args: argparse.Namespace) -> _Plan:
         algorithm = "exact" if lattice == "1d" else ("wolff" if args.field == 0 else "metropolis")
     _check_memory(lattice, size, samples, args.chains, algorithm, args.device)
 
-    model = IsingModel(make_lattice(lattice, size), coupling_from(K=args.K, T=args.T), args.field)
-    spec, device = select_spec(algorithm, model, device=args.device)
-    spec.build(model, device=device)  # any remaining incompatibility, up front
+    with user_input():  # the model, sampler and device as the library checks them
+        lat, K = make_lattice(lattice, size), coupling_from(K=args.K, T=args.T)
+        model = IsingModel(lat, K, args.field)
+        spec, device = select_spec(algorithm, model, device=args.device)
+        spec.build(model, device=device)  # any remaining incompatibility, up front
 
     seed, drawn = args.seed, False
     if seed is None:

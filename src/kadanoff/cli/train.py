@@ -18,27 +18,71 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from . import UsageError, check_output_folder
+from ._common import (
+    LazyChoices,
+    add_command,
+    add_quiet,
+    help_values,
+    literal_values,
+    user_input,
+)
 
 __all__ = ["add_parser", "run"]
 
-_PROG = "kadanoff train"
-#: names of kadanoff.rbm.train.PRESETS, spelled out so `kadanoff --help` does not import torch
-#: (a test checks they match)
-_PRESET_NAMES = ("hinton-salakhutdinov", "mehta-schwab", "spin")
-_DEFAULT_PRESET = "spin"
-#: kadanoff.rbm.precision.PRECISIONS, spelled out for the same reason (a test checks they match)
-_PRECISIONS = ("float32", "float64", "bf16-mixed", "auto")
+
+def _presets() -> Any:
+    from ..rbm.train import PRESETS
+
+    return PRESETS
+
+
+def _precisions() -> Any:
+    from ..rbm.precision import PRECISIONS
+
+    return PRECISIONS
+
+
+def _units() -> tuple[str, ...]:
+    from ..rbm.train import TrainConfig
+
+    return literal_values(TrainConfig, "units")
+
+
+def _next_layer_inputs() -> tuple[str, ...]:
+    from ..dbn import train_dbn
+
+    return literal_values(train_dbn, "next_layer_input")
+
+
+#: the library's names (kadanoff.rbm.train.PRESETS, ...), read when a value is checked or the
+#: help is shown, so that `kadanoff --help` does not import torch (an option with these
+#: choices needs a metavar: argparse would list the choices in its usage when it is added)
+_PRESET_NAMES = LazyChoices(_presets)
+_PRECISIONS = LazyChoices(_precisions)
+_UNITS = LazyChoices(_units)
+_NEXT_LAYER_INPUTS = LazyChoices(_next_layer_inputs)
+
+
+def _default_preset() -> str:
+    from ..rbm.train import DEFAULT_PRESET
+
+    return DEFAULT_PRESET
+
+
+def __getattr__(name: str) -> Any:
+    if name == "_DEFAULT_PRESET":  # the library's default, read when asked (imports torch)
+        return _default_preset()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``train`` on the dispatcher's subparsers."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "train",
         help="train an RBM or a deep belief network on a dataset",
         description=(
@@ -50,12 +94,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--data", help="dataset .npz written by `kadanoff sample` (required)")
     p.add_argument("--hidden", help="hidden layer size(s), e.g. 400 or 400,100,25 (required)")
     p.add_argument("--out", help="output folder (required)")
-    p.add_argument(
+    preset = p.add_argument(
         "--preset",
-        default=_DEFAULT_PRESET,
         choices=_PRESET_NAMES,
-        help=f"training recipe whose values fill options not given (default {_DEFAULT_PRESET})",
+        metavar="PRESET",
+        help="training recipe whose values fill options not given: %(choices)s "
+        "(default %(library_default)s)",
     )
+    help_values(preset, library_default=LazyChoices(lambda: (_default_preset(),)))
     p.add_argument("--epochs", type=int, help="passes over the data (per layer)")
     p.add_argument("--batch-size", type=int, help="mini-batch size")
     p.add_argument("--lr", type=float, help="learning rate")
@@ -69,29 +115,31 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--l1", type=float, help="L1 penalty on the weights")
     p.add_argument("--l2", type=float, help="L2 penalty on the weights")
     p.add_argument("--momentum", type=float, help="momentum (after the preset's initial epochs)")
-    p.add_argument("--units", choices=("spin", "binary"), help="unit type (±1 or {0,1})")
-    p.add_argument("--dtype", choices=("float32", "float64"), help="training dtype")
+    p.add_argument(
+        "--units",
+        choices=_UNITS,
+        metavar="UNITS",
+        help="unit type, one of %(choices)s: ±1 or {0,1}",
+    )
+    p.add_argument("--dtype", help="training dtype, e.g. float64 (default float32)")
     p.add_argument("--device", help="cpu or cuda (default from the preset: cpu)")
     p.add_argument(
         "--precision",
         choices=_PRECISIONS,
+        metavar="PRECISION",
         help="arithmetic: float32 (default), float64, bf16-mixed (bf16 products, float32 "
         "weights) or auto (bf16-mixed where a start-up probe finds it >= 1.5x faster)",
     )
     p.add_argument(
         "--next-layer-input",
-        choices=("probabilities", "samples"),
+        choices=_NEXT_LAYER_INPUTS,
+        metavar="INPUT",
         default="probabilities",
-        help="DBN: train each layer on the hidden means (default) or samples of the one below",
+        help="DBN: what each layer trains on, of the hidden units of the one below: "
+        "%(choices)s (default %(default)s)",
     )
     p.add_argument("--seed", type=int, help="root seed (default: drawn at random and recorded)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
-
-    def error(message: str) -> NoReturn:  # one line, not argparse's usage + error
-        sys.stderr.write(f"{_PROG}: error: {message} (see kadanoff train --help)\n")
-        raise SystemExit(2)
-
-    p.error = error  # type: ignore[method-assign]
+    add_quiet(p, "no progress bars and no summary")
     return p
 
 
@@ -130,6 +178,8 @@ _FIELDS = {
 
 
 def _config(args: argparse.Namespace) -> Any:
+    """The preset with the flags' changes; TrainConfig checks them (its messages name the
+    flags), except where its message would not say what is wrong (infinite values)."""
     from ..rbm.train import get_preset
 
     changes: dict[str, Any] = {}
@@ -137,30 +187,20 @@ def _config(args: argparse.Namespace) -> Any:
         value = getattr(args, flag)
         if value is not None:
             changes[field] = value
-    for flag in ("epochs", "batch_size", "cd_k"):
-        v = getattr(args, flag)
-        if v is not None and v < 1:
-            raise UsageError(f"--{flag.replace('_', '-')} must be a positive integer, got {v}")
     if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
         raise UsageError(f"--lr must be a finite positive number, got {args.lr}")
     for flag in ("l1", "l2"):
         v = getattr(args, flag)
         if v is not None and not (math.isfinite(v) and v >= 0):
             raise UsageError(f"--{flag} must be a finite number >= 0, got {v}")
-    if args.momentum is not None and not 0 <= args.momentum < 1:
-        raise UsageError(f"--momentum must lie in [0, 1), got {args.momentum}")
     if args.device is not None and args.device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
             raise UsageError("--device cuda was asked for but no CUDA device is available")
-    try:
-        return get_preset(args.preset, **changes)
-    except ValueError as e:  # name the flag, not the TrainConfig field
-        message = str(e)
-        for flag, field in _FIELDS.items():
-            message = re.sub(rf"\b{field}\b", "--" + flag.replace("_", "-"), message)
-        raise UsageError(message) from None
+    flags = {field: "--" + flag.replace("_", "-") for flag, field in _FIELDS.items()}
+    with user_input(flags):  # name the flag, not the TrainConfig field
+        return get_preset(args.preset or _default_preset(), **changes)
 
 
 def _load_spins(path: str) -> tuple[Any, dict[str, Any]]:
@@ -171,16 +211,10 @@ def _load_spins(path: str) -> tuple[Any, dict[str, Any]]:
         )
     if not p.is_file():
         raise UsageError(f"--data {path}: no such file (create one with `kadanoff sample`)")
-    try:
-        from ..ising.dataset import load_dataset
-    except ImportError:  # pragma: no cover - dataset module missing
-        from ..io import read_npz
+    from ..ising.dataset import load_dataset
 
-        arrays, meta = read_npz(p)
-        if "spins" not in arrays:
-            raise UsageError(f"--data {path} has no 'spins' array") from None
-        return arrays["spins"], meta
-    ds = load_dataset(p)
+    with user_input():  # a file that is not a kadanoff dataset (FileFormatError)
+        ds = load_dataset(p)
     return ds.spins, dict(ds.meta)
 
 
@@ -192,7 +226,7 @@ def _log_line(layer: int, m: dict[str, Any]) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Validate, train (resuming if possible), save; return the exit code."""
     from .. import io as kio
-    from ..rbm.io import save_model
+    from ..dbn import save_model
     from ..rbm.train import train_rbm
 
     for flag in ("data", "hidden", "out"):
@@ -275,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             checkpoint_dir=out,
             epoch_hook=write_log,
-        )
+        ).dbn
         epochs = {i: len(h) for i, h in histories.items()}
     keep = ("format", "model", "lattice", "size", "K", "n_samples", "algorithm", "seed")
     meta = {

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from .._rng import SeedLike, torch_generator
+from ..spins import Units
 from .model import RBM
 
 __all__ = ["AISResult", "ais_log_partition", "default_betas", "base_visible_bias"]
@@ -97,14 +98,11 @@ def base_visible_bias(data: Any, units: str, *, pseudocount: float = 1.0) -> np.
     x = np.asarray(data, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"data must have shape (n_samples, n_visible), got {x.shape}")
-    up = (x > 0).astype(np.float64) if units == "spin" else x
+    spin = Units.parse(units) is Units.SPIN
+    up = (x > 0).astype(np.float64) if spin else x
     m = (up.sum(0) + pseudocount) / (x.shape[0] + 2.0 * pseudocount)
     logit = np.log(m) - np.log1p(-m)
-    if units == "spin":
-        return 0.5 * logit
-    if units == "binary":
-        return logit
-    raise ValueError(f"unknown unit type {units!r}: use 'spin' or 'binary'")
+    return 0.5 * logit if spin else logit
 
 
 def ais_log_partition(

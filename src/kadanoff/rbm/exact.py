@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.special import logsumexp
 
-from ..spins import MAX_ENUMERATION_SITES, all_states
+from ..spins import MAX_ENUMERATION_SITES, Units, all_states
 from .model import RBM
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "visible_distribution",
     "hidden_distribution",
     "joint_distribution",
+    "log_hidden_conditional",
     "kl_divergence",
     "log_likelihood",
     "exact_kl_gradient",
@@ -48,8 +50,7 @@ def layer_states(rbm: RBM, n: int) -> np.ndarray:
             f"cannot enumerate a layer of {n} units (limit {MAX_ENUMERATION_SITES}); "
             "use kadanoff.rbm.ais.ais_log_partition for large models"
         )
-    s = all_states(n).astype(np.float64)
-    return (s + 1.0) / 2.0 if rbm.units == "binary" else s
+    return Units(rbm.units).from_spins(all_states(n).astype(np.float64))
 
 
 def _neg_free_energies(rbm: RBM, layer: str) -> np.ndarray:
@@ -65,30 +66,25 @@ def _neg_free_energies(rbm: RBM, layer: str) -> np.ndarray:
     return out
 
 
-def _logsumexp(x: np.ndarray) -> float:
-    m = float(np.max(x))
-    return m + float(np.log(np.sum(np.exp(x - m))))
-
-
 def log_partition(rbm: RBM) -> float:
     """``ln Z = ln Tr_{v,h} exp(-E(v, h))``, enumerating the smaller layer."""
     rbm = _f64(rbm)
     layer = "hidden" if rbm.n_hidden <= rbm.n_visible else "visible"
-    return _logsumexp(_neg_free_energies(rbm, layer))
+    return float(logsumexp(_neg_free_energies(rbm, layer)))
 
 
 def visible_distribution(rbm: RBM) -> np.ndarray:
     """``p(v)`` for all visible states, shape ``(2**n_visible,)``, all_states order."""
     rbm = _f64(rbm)
     x = _neg_free_energies(rbm, "visible")
-    return np.exp(x - _logsumexp(x))
+    return np.exp(x - logsumexp(x))
 
 
 def hidden_distribution(rbm: RBM) -> np.ndarray:
     """``p(h)`` for all hidden states, shape ``(2**n_hidden,)``, all_states order."""
     rbm = _f64(rbm)
     x = _neg_free_energies(rbm, "hidden")
-    return np.exp(x - _logsumexp(x))
+    return np.exp(x - logsumexp(x))
 
 
 def joint_distribution(rbm: RBM) -> np.ndarray:
@@ -106,6 +102,20 @@ def joint_distribution(rbm: RBM) -> np.ndarray:
     m = neg_e.max()
     p = np.exp(neg_e - m)
     return p / p.sum()
+
+
+def log_hidden_conditional(rbm: RBM, v: Any) -> np.ndarray:
+    """``ln p(h | v)`` for every hidden state (all_states order), ``(batch, nv) -> (batch, 2^nh)``.
+
+    ``p(h | v) = prod_j exp(f_j h_j) / Z_j(f_j)`` with ``f = b + v W`` (MS 12), so
+    ``ln p(h | v) = h . f - sum_j ln Z_j``; float64.
+    """
+    rbm = _f64(rbm)
+    H = layer_states(rbm, rbm.n_hidden)
+    with torch.no_grad():
+        f = rbm.hidden_field(np.atleast_2d(np.asarray(v, dtype=np.float64)))
+        log_z = rbm.unit_log_partition(f).sum(-1).numpy()
+    return f.numpy() @ H.T - log_z[:, None]
 
 
 def _check_p_data(p_data: Any, rbm: RBM) -> np.ndarray:
@@ -126,7 +136,7 @@ def kl_divergence(p_data: Any, rbm: RBM) -> float:
     rbm = _f64(rbm)
     P = _check_p_data(p_data, rbm)
     x = _neg_free_energies(rbm, "visible")
-    log_p = x - _logsumexp(x)
+    log_p = x - logsumexp(x)
     nz = P > 0
     return float(np.sum(P[nz] * (np.log(P[nz]) - log_p[nz])))
 
@@ -151,7 +161,7 @@ def exact_kl_gradient(p_data: Any, rbm: RBM) -> dict[str, np.ndarray]:
     P = _check_p_data(p_data, rbm)
     V = layer_states(rbm, rbm.n_visible)
     x = _neg_free_energies(rbm, "visible")
-    Q = np.exp(x - _logsumexp(x))
+    Q = np.exp(x - logsumexp(x))
     with torch.no_grad():
         Hm = rbm.hidden_mean(torch.from_numpy(V)).numpy()
     D = P - Q  # data minus model weights over visible states

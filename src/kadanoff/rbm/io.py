@@ -1,4 +1,5 @@
-"""Model files: RBMs and deep belief networks as ``.safetensors`` plus a sibling ``.json``.
+"""Model files: RBMs (and, through :mod:`kadanoff.dbn.io`, stacks of them) as ``.safetensors``
+plus a sibling ``.json``.
 
 ``X.safetensors`` holds the tensors (``weights``, ``visible_bias``, ``hidden_bias`` for an
 RBM; ``layers.<i>.weights`` etc. for a DBN) and, in its metadata header under
@@ -6,13 +7,15 @@ RBM; ``layers.<i>.weights`` etc. for a DBN) and, in its metadata header under
 the training config and seed, and versions from :func:`kadanoff.io.environment_info`).
 ``X.json`` is a human-readable copy of that description. :func:`load_model` trusts only the
 ``.safetensors`` file (the ``.json`` is informational). Both are written atomically.
+:func:`write_layers` and :func:`read_layers` handle any stack of RBMs; deep belief networks
+are saved and loaded by :func:`kadanoff.dbn.save_model` / :func:`kadanoff.dbn.load_model`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,15 @@ import torch
 from ..io import FileFormatError, atomic_path, environment_info, to_json, write_json
 from .model import RBM, rbm_class
 
-__all__ = ["save_model", "load_model", "model_paths", "FORMAT_NAME", "FORMAT_VERSION"]
+__all__ = [
+    "save_model",
+    "load_model",
+    "write_layers",
+    "read_layers",
+    "model_paths",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+]
 
 FORMAT_NAME = "kadanoff.model"
 FORMAT_VERSION = 1
@@ -62,13 +73,13 @@ def _layer_info(rbm: RBM) -> dict[str, Any]:
 
 
 def save_model(
-    model: Any, path: str | os.PathLike, *, metadata: Mapping[str, Any] | None = None
+    model: RBM, path: str | os.PathLike, *, metadata: Mapping[str, Any] | None = None
 ) -> Path:
-    """Save an RBM or a ``DeepBeliefNetwork`` to ``X.safetensors`` and ``X.json``.
+    """Save an RBM to ``X.safetensors`` and ``X.json``.
 
     Parameters
     ----------
-    model : RBM or DeepBeliefNetwork
+    model : RBM (a deep belief network: :func:`kadanoff.dbn.save_model`)
     path : str or Path
         ``X.safetensors`` or ``X`` (the suffix is added), or an existing folder
         (``folder/model.safetensors``).
@@ -79,21 +90,30 @@ def save_model(
     -------
     Path of the ``.safetensors`` file.
     """
+    if not isinstance(model, RBM):
+        raise TypeError(
+            f"kadanoff.rbm.io.save_model takes an RBM, got {type(model).__name__} (for an RBM "
+            "or a DeepBeliefNetwork use kadanoff.dbn.save_model)"
+        )
+    return write_layers([model], path, kind="rbm", metadata=metadata)
+
+
+def write_layers(
+    layers: Sequence[RBM],
+    path: str | os.PathLike,
+    *,
+    kind: str,
+    metadata: Mapping[str, Any] | None = None,
+) -> Path:
+    """Save a stack of RBMs (``kind`` ``"rbm"`` for one, ``"dbn"``); see :func:`save_model`."""
     from safetensors.torch import save_file
 
     st_path, json_path = model_paths(path)
-    if isinstance(model, RBM):
-        kind = "rbm"
-        layers = [model]
-    elif hasattr(model, "layers") and all(isinstance(m, RBM) for m in model.layers):
-        kind = "dbn"
-        layers = list(model.layers)
-        if not layers:
-            raise ValueError("cannot save a deep belief network with no layers")
-    else:
-        raise TypeError(
-            f"save_model takes an RBM or a DeepBeliefNetwork, got {type(model).__name__}"
-        )
+    layers = list(layers)
+    if not layers:
+        raise ValueError("cannot save a deep belief network with no layers")
+    if kind not in ("rbm", "dbn") or (kind == "rbm" and len(layers) != 1):
+        raise ValueError(f"kind must be 'rbm' (one layer) or 'dbn', got {kind!r}")
     tensors: dict[str, torch.Tensor] = {}
     for i, layer in enumerate(layers):
         prefix = "" if kind == "rbm" else f"layers.{i}."
@@ -121,11 +141,12 @@ def _fail(path: Path, msg: str) -> FileFormatError:
     return FileFormatError(f"{path}: {msg}")
 
 
-def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Any:
-    """Load a model saved by :func:`save_model`: an RBM or a ``DeepBeliefNetwork``.
+def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> RBM:
+    """Load an RBM saved by :func:`save_model`.
 
     ``path`` is ``X.safetensors``, ``X``, or a folder holding ``model.safetensors`` (the
-    ``--out`` of ``kadanoff train``).
+    ``--out`` of ``kadanoff train``). A deep belief network's file is refused (load it with
+    :func:`kadanoff.dbn.load_model`, which reads both kinds).
 
     Raises
     ------
@@ -133,6 +154,20 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
         When the file is missing, unreadable or truncated, lacks kadanoff metadata, or holds
         tensors with wrong names, shapes, dtypes or non-finite values.
     """
+    kind, layers, _ = read_layers(path, device=device)
+    if kind != "rbm":
+        raise FileFormatError(
+            f"{model_paths(path)[0]} holds a deep belief network: load it with "
+            "kadanoff.dbn.load_model"
+        )
+    return layers[0]
+
+
+def read_layers(
+    path: str | os.PathLike, *, device: str | torch.device = "cpu"
+) -> tuple[str, list[RBM], dict[str, Any]]:
+    """``(kind, layers, info)`` of a model file: ``"rbm"`` or ``"dbn"``, the RBMs in file
+    order (checked as :func:`load_model` says) and the JSON description."""
     from safetensors import SafetensorError, safe_open
 
     st_path, _ = model_paths(path)
@@ -202,17 +237,4 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
     extra = set(tensors) - expected
     if extra:
         raise _fail(st_path, f"unexpected tensors {sorted(extra)}")
-    if kind == "rbm":
-        return layers[0]
-    for i in range(1, len(layers)):
-        if layers[i].n_visible != layers[i - 1].n_hidden:
-            raise _fail(
-                st_path,
-                f"layer {i} has {layers[i].n_visible} visible units but layer {i - 1} has "
-                f"{layers[i - 1].n_hidden} hidden units",
-            )
-    try:
-        from ..dbn import DeepBeliefNetwork
-    except ImportError as e:  # pragma: no cover - dbn is part of kadanoff
-        raise ImportError(f"loading a deep belief network needs kadanoff.dbn ({e})") from e
-    return DeepBeliefNetwork(layers)
+    return kind, layers, info

@@ -20,10 +20,11 @@ import numpy as np
 import torch
 
 from .._rng import SeedLike, make_rng, torch_generator
+from ..spins import Units, log_2cosh
 
 __all__ = ["RBM", "SpinRBM", "BinaryRBM", "UNIT_TYPES", "rbm_class"]
 
-UNIT_TYPES = ("spin", "binary")
+UNIT_TYPES = tuple(u.value for u in Units)
 
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -71,6 +72,8 @@ class RBM:
     #: the value of an "up" unit (+1 for spins, 1 for bits) and of a "down" one.
     up_value: ClassVar[float] = 1.0
     down_value: ClassVar[float] = 0.0
+    #: ``s`` in ``p(x = up | field) = sigmoid(s * field)``: 2 for spins, 1 for bits.
+    field_scale: ClassVar[float] = 1.0
 
     def __init__(
         self,
@@ -137,12 +140,7 @@ class RBM:
             raise TypeError("RBM is abstract: use SpinRBM.from_parameters or BinaryRBM...")
         if dtype is None:
             wd = weights.dtype if hasattr(weights, "dtype") else np.asarray(weights).dtype
-            if wd in (torch.float64, np.float64):
-                dtype = torch.float64
-            elif wd in (torch.float32, np.float32):
-                dtype = torch.float32
-            else:
-                dtype = torch.float32
+            dtype = torch.float64 if wd in (torch.float64, np.float64) else torch.float32
         dtype = _as_float_dtype(dtype)
         if device is None:
             device = weights.device if isinstance(weights, torch.Tensor) else "cpu"
@@ -241,10 +239,12 @@ class RBM:
         """``E[x]`` of a unit with Boltzmann factor ``exp(field * x)``, elementwise."""
         raise NotImplementedError
 
-    @staticmethod
-    def unit_probability(field: torch.Tensor) -> torch.Tensor:
-        """``p(x = up)`` of a unit with Boltzmann factor ``exp(field * x)``, elementwise."""
-        raise NotImplementedError
+    @classmethod
+    def unit_probability(cls, field: torch.Tensor) -> torch.Tensor:
+        """``p(x = up) = sigmoid(field_scale * field)`` of a unit with Boltzmann factor
+        ``exp(field * x)``, elementwise (the one definition of the conditionals ``p(h | v)``,
+        ``p(v | h)``; the trainer evaluates it fused, with the same ``field_scale``)."""
+        return torch.sigmoid(cls.field_scale * field)
 
     @classmethod
     def sample_units(cls, field: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -378,6 +378,26 @@ class RBM:
         return (v, h) if return_hidden else v
 
     # ------------------------------------------------------------------ conversions
+    def to_units(self, units: str | Units) -> RBM:
+        """The RBM with ``units`` and exactly the same distribution under ``x = (s + 1) / 2``
+        (a copy when the units are already these)."""
+        target = rbm_class(units)
+        if isinstance(self, target):
+            return self.clone()
+        from .convert import binary_to_spin_parameters, spin_to_binary_parameters
+
+        convert = spin_to_binary_parameters if target is BinaryRBM else binary_to_spin_parameters
+        W, a, b, _ = convert(self.weights, self.visible_bias, self.hidden_bias)
+        return target.from_parameters(W, a, b, dtype=self.dtype, device=self.device)
+
+    def to_spin(self) -> SpinRBM:
+        """The ±1-unit RBM with the same distribution (:meth:`to_units`)."""
+        return self.to_units(Units.SPIN)  # type: ignore[return-value]
+
+    def to_binary(self) -> BinaryRBM:
+        """The {0,1}-unit RBM with the same distribution (:meth:`to_units`)."""
+        return self.to_units(Units.BINARY)  # type: ignore[return-value]
+
     def to_paper_convention(self) -> dict[str, np.ndarray]:
         """The paper's (MS 10) parameters ``w, c, b`` = ``-(W, a, b)`` as float64 arrays."""
         p = self.numpy()
@@ -387,41 +407,25 @@ class RBM:
 class SpinRBM(RBM):
     """RBM with ±1 units (the physics convention of the paper)."""
 
-    units: ClassVar[str] = "spin"
+    units: ClassVar[str] = Units.SPIN.value
     up_value: ClassVar[float] = 1.0
     down_value: ClassVar[float] = -1.0
+    field_scale: ClassVar[float] = 2.0
 
     @staticmethod
     def unit_log_partition(field: torch.Tensor) -> torch.Tensor:
-        """``ln(2 cosh f)``, computed stably as ``|f| + log1p(exp(-2|f|))``."""
-        a = field.abs()
-        return a + torch.log1p(torch.exp(-2.0 * a))
+        """``ln(2 cosh f)`` (:func:`kadanoff.spins.log_2cosh`)."""
+        return log_2cosh(field)
 
     @staticmethod
     def unit_mean(field: torch.Tensor) -> torch.Tensor:
         return torch.tanh(field)
 
-    @staticmethod
-    def unit_probability(field: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(2.0 * field)
-
-    def to_binary(self) -> BinaryRBM:
-        """The {0,1}-unit RBM with exactly the same distribution under ``x = (s + 1) / 2``."""
-        from .convert import spin_to_binary_parameters
-
-        W, a, b, _ = spin_to_binary_parameters(self.weights, self.visible_bias, self.hidden_bias)
-        out = BinaryRBM.from_parameters(W, a, b, dtype=self.dtype, device=self.device)
-        assert isinstance(out, BinaryRBM)
-        return out
-
-    def to_spin(self) -> SpinRBM:
-        return self.clone()  # type: ignore[return-value]
-
 
 class BinaryRBM(RBM):
     """RBM with {0,1} units (the machine-learning convention; Hinton-Salakhutdinov code)."""
 
-    units: ClassVar[str] = "binary"
+    units: ClassVar[str] = Units.BINARY.value
     up_value: ClassVar[float] = 1.0
     down_value: ClassVar[float] = 0.0
 
@@ -434,27 +438,7 @@ class BinaryRBM(RBM):
     def unit_mean(field: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(field)
 
-    @staticmethod
-    def unit_probability(field: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(field)
 
-    def to_spin(self) -> SpinRBM:
-        """The ±1-unit RBM with exactly the same distribution under ``s = 2 x - 1``."""
-        from .convert import binary_to_spin_parameters
-
-        W, a, b, _ = binary_to_spin_parameters(self.weights, self.visible_bias, self.hidden_bias)
-        out = SpinRBM.from_parameters(W, a, b, dtype=self.dtype, device=self.device)
-        assert isinstance(out, SpinRBM)
-        return out
-
-    def to_binary(self) -> BinaryRBM:
-        return self.clone()  # type: ignore[return-value]
-
-
-def rbm_class(units: str) -> type[RBM]:
+def rbm_class(units: str | Units) -> type[RBM]:
     """``SpinRBM`` for ``"spin"``, ``BinaryRBM`` for ``"binary"``."""
-    if units == "spin":
-        return SpinRBM
-    if units == "binary":
-        return BinaryRBM
-    raise ValueError(f"unknown unit type {units!r}: use 'spin' or 'binary'")
+    return SpinRBM if Units.parse(units) is Units.SPIN else BinaryRBM

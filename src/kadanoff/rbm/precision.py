@@ -6,7 +6,7 @@
 - ``"bf16-mixed"``: the three matrix products of a CD step (``v W``, ``h W^T`` and the fused
   gradient ``[v, 1]^T [h, 1]``) take bfloat16 operands and accumulate in float32 (oneDNN on CPU,
   tensor cores on CUDA); master weights, biases, momentum and unit probabilities stay float32
-  (see :mod:`kadanoff.rbm.mixed`);
+  (see :mod:`kadanoff.rbm.train.mixed`);
 - ``"auto"``: ``"bf16-mixed"`` when :func:`probe_matmul` measures bfloat16 products of the run's
   own shapes at least :data:`AUTO_MIN_SPEEDUP` times faster than float32 on this machine, else
   ``"float32"``. Machines without bfloat16 units run bf16 products ~100x slower, so the rule never
@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from .train.config import PRECISIONS, check_precision
+
 __all__ = [
     "PRECISIONS",
     "AUTO_MIN_SPEEDUP",
@@ -32,7 +34,6 @@ __all__ = [
     "resolve_precision",
 ]
 
-PRECISIONS = ("float32", "float64", "bf16-mixed", "auto")
 #: ``auto`` picks bf16-mixed when bf16 products are at least this much faster than float32 ones
 #: (the trainer's element-wise passes and conversions do not speed up, so a smaller matmul gain
 #: would not pay for them).
@@ -133,25 +134,6 @@ def probe_matmul(
         shapes=tuple((int(m), int(k), int(n)) for m, k, n in shapes),
         device=str(dev),
     )
-
-
-def check_precision(precision: str | None, dtype: str) -> tuple[str | None, str]:
-    """Validated ``(precision, dtype)`` of a training config.
-
-    ``None`` (kept as is) means "as ``dtype``"; ``float32``/``float64`` set the dtype;
-    ``bf16-mixed`` and ``auto`` need float32 master weights. A float64 ``dtype`` with another
-    precision is refused (ambiguous).
-    """
-    if precision is None:
-        return None, dtype
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
-    if dtype == "float64" and precision != "float64":
-        raise ValueError(
-            f"precision={precision!r} conflicts with dtype='float64': give one of them "
-            "(bf16-mixed and auto keep float32 master weights)"
-        )
-    return precision, ("float64" if precision == "float64" else "float32")
 
 
 def choose_precision(speedup: float, threshold: float = AUTO_MIN_SPEEDUP) -> str:

@@ -16,12 +16,23 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .grid import Point, Sweep, format_params
 from .point import point_finished, point_folder, run_point, thread_env
 
-__all__ = ["run_sweep", "open_client", "DaskMissing", "require_dask", "default_workers"]
+if TYPE_CHECKING:
+    from .report import SweepState
+
+__all__ = [
+    "run_sweep",
+    "open_client",
+    "check_options",
+    "DaskMissing",
+    "SchedulerUnreachable",
+    "require_dask",
+    "default_workers",
+]
 
 INSTALL_HINT = "pip install 'kadanoff[cluster]' (or pip install 'dask[distributed]')"
 
@@ -30,11 +41,27 @@ class DaskMissing(RuntimeError):
     """``dask.distributed`` is not installed."""
 
 
+class SchedulerUnreachable(ValueError):
+    """No Dask scheduler answers at the given address (the message says how to fix it)."""
+
+
 def require_dask() -> None:
     try:
         import distributed  # noqa: F401
     except ImportError:
         raise DaskMissing(f"kadanoff sweep runs on dask.distributed: {INSTALL_HINT}") from None
+
+
+def check_options(
+    *, workers: int | None = None, threads: int | None = None, scheduler: str | None = None
+) -> None:
+    """Raise ``ValueError`` saying how to fix ``workers`` or ``threads`` below 1, or
+    ``workers`` (the size of a local cluster) given with a ``scheduler``."""
+    for name, v in (("workers", workers), ("threads", threads)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(f"{name} must be at least 1, got {v!r}")
+    if scheduler and workers:
+        raise ValueError("workers makes a local cluster; drop it when using scheduler")
 
 
 def default_workers() -> int:
@@ -61,7 +88,7 @@ def open_client(
         try:
             client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError) as e:
-            raise ValueError(
+            raise SchedulerUnreachable(
                 f"cannot reach the Dask scheduler at {scheduler} ({type(e).__name__}): check the "
                 "address, e.g. --scheduler tcp://10.0.0.1:8786"
             ) from None
@@ -144,6 +171,7 @@ def run_sweep(
     workers: int | None = None,
     scheduler: str | None = None,
     threads: int | None = None,
+    device: str = "cpu",
     metrics: Sequence[str] | None = None,
     progress: bool = True,
     log: Callable[..., Any] = print,
@@ -157,14 +185,17 @@ def run_sweep(
     workers : worker processes of the local cluster (default: the usable cores).
     scheduler : address of an existing Dask scheduler (its workers must see ``store``).
     threads : compute threads per point (default: cores // workers locally, 1 on a scheduler).
+    device : passed to every point's experiment (``"cpu"``, ``"cuda"``); it is not part of a
+        point's key, so a point found done is not recomputed on another device.
     metrics : glob patterns of the metrics to plot (default: the experiment's ``SWEEP_METRICS``,
         else every scalar that varies).
     client : an existing ``distributed.Client`` to use instead of making one.
 
     Returns the content of ``sweep.json``.
     """
-    from .report import write_sweep_json, write_sweep_report
+    from .report import SweepState, write_sweep_json, write_sweep_report
 
+    check_options(workers=workers, threads=threads, scheduler=scheduler)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder: choose another path")
@@ -180,8 +211,10 @@ def run_sweep(
         "scheduler": scheduler,
         "workers": None if scheduler else n_workers,
         "threads_per_point": threads,
+        "device": device,
     }
     records: dict[str, dict[str, Any]] = {}
+    state = SweepState(sweep, points, records, store)
     todo: list[Point] = []
     for p in points:
         folder = point_folder(store, sweep.experiment, p.config)
@@ -197,7 +230,7 @@ def run_sweep(
 
     def save() -> None:
         info = run_info | {"wall_seconds": time.perf_counter() - t_start}
-        write_sweep_json(out, sweep, points, records, store, info)
+        write_sweep_json(out, state, info)
 
     save()
     if todo:
@@ -208,7 +241,7 @@ def run_sweep(
                     client = stack.enter_context(
                         open_client(workers=n_workers, scheduler=scheduler, threads=threads)
                     )
-                _compute(client, sweep, todo, store, threads, records, bar, save)
+                _compute(client, state, todo, threads, device, bar, save)
         except BaseException:  # Ctrl-C or a lost scheduler: keep what finished on record
             save()
             raise
@@ -216,21 +249,21 @@ def run_sweep(
             bar.close()
     run_info["finished"] = _now()
     run_info["wall_seconds"] = time.perf_counter() - t_start
-    return write_sweep_report(out, sweep, points, records, store, run_info, metrics)
+    return write_sweep_report(out, state, run_info, metrics)
 
 
 def _compute(
     client: Any,
-    sweep: Sweep,
+    state: SweepState,
     todo: list[Point],
-    store: Path,
     threads: int,
-    records: dict[str, dict[str, Any]],
+    device: str,
     bar: _Progress,
     save: Callable[[], None],
 ) -> None:
     from distributed import as_completed
 
+    sweep, store, records = state.sweep, state.store, state.records
     by_key = {}
     futures = []
     for p in todo:
@@ -245,6 +278,7 @@ def _compute(
                 str(folder),
                 p.params,
                 threads=threads,
+                device=device,
                 key=key,
                 pure=False,
             )

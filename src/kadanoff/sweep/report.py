@@ -16,6 +16,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,30 @@ from ..io import environment_info, write_json
 from .grid import Point, Sweep, format_params
 from .point import point_folder
 
-__all__ = ["flatten_scalars", "write_sweep_json", "write_sweep_report", "MAX_PLOTTED"]
+__all__ = [
+    "SweepState",
+    "flatten_scalars",
+    "write_sweep_json",
+    "write_sweep_report",
+    "MAX_PLOTTED",
+]
 
 #: at most this many metrics are plotted unless chosen with ``--metric`` (all are in sweep.json)
 MAX_PLOTTED = 36
 _PER_FIGURE = 12
 _SKIP = ("timings", "seconds", "elapsed")
+
+
+@dataclass(frozen=True)
+class SweepState:
+    """A sweep as far as it has run: its points, the records of those finished so far (by
+    point key, as :func:`~kadanoff.sweep.point.run_point` returns them; the dict fills in as
+    points finish) and the store of the points' folders."""
+
+    sweep: Sweep
+    points: Sequence[Point]
+    records: dict[str, dict[str, Any]]
+    store: Path
 
 
 def flatten_scalars(obj: Any, prefix: str = "") -> dict[str, float]:
@@ -120,16 +139,10 @@ def _summary(entries: list[dict[str, Any]], by: list[str]) -> dict[str, list[dic
     return out
 
 
-def write_sweep_json(
-    out: Path,
-    sweep: Sweep,
-    points: Sequence[Point],
-    records: dict[str, dict[str, Any]],
-    store: Path,
-    info: dict[str, Any],
-) -> dict[str, Any]:
+def write_sweep_json(out: Path, state: SweepState, info: dict[str, Any]) -> dict[str, Any]:
     """Write ``out/sweep.json`` (atomically) and return its content."""
-    entries = [_point_entry(sweep, p, records.get(p.key), store, out) for p in points]
+    sweep, store = state.sweep, state.store
+    entries = [_point_entry(sweep, p, state.records.get(p.key), store, out) for p in state.points]
     counts = {s: sum(e["status"] == s for e in entries) for s in ("done", "cached", "failed")}
     counts["pending"] = len(entries) - sum(counts.values())
     by = _group_keys(sweep)
@@ -214,18 +227,13 @@ def _plot(doc: dict[str, Any], names: list[str], folder: Path) -> list[tuple[Pat
 
 
 def write_sweep_report(
-    out: Path,
-    sweep: Sweep,
-    points: Sequence[Point],
-    records: dict[str, dict[str, Any]],
-    store: Path,
-    info: dict[str, Any],
-    metrics: Sequence[str] | None = None,
+    out: Path, state: SweepState, info: dict[str, Any], metrics: Sequence[str] | None = None
 ) -> dict[str, Any]:
     """Write ``sweep.json`` and ``sweep.html`` in ``out``; return the JSON content."""
     from ..experiments.report import Link, Section, Table, build_report
 
-    doc = write_sweep_json(out, sweep, points, records, store, info)
+    sweep = state.sweep
+    doc = write_sweep_json(out, state, info)
     mod = load_experiment(sweep.experiment)
     names, more = _chosen(doc, metrics, mod)
     figures = _plot(doc, names, out / "figures") if names and doc["grouped_by"] else []

@@ -98,8 +98,7 @@ def _stage_train(
     device: str,
     progress: bool,
 ):
-    from ...dbn import train_dbn
-    from ...rbm.io import load_model, save_model
+    from ...dbn import load_model, save_model, train_dbn
     from ...rbm.train import get_preset
 
     if path.exists():
@@ -115,7 +114,7 @@ def _stage_train(
         seed=stream,
         progress=progress,
         checkpoint_dir=_checkpoints(path),
-    )
+    ).dbn
     save_model(dbn, path, metadata={"train_config": train_config.to_dict(), "l1": l1})
     return dbn
 

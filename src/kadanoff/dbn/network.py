@@ -14,17 +14,18 @@ lattice is unit ``j``'s field on the data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from ._rng import SeedLike, spawn, torch_generator
-from .rbm.model import RBM
+from .._rng import SeedLike, spawn, torch_generator
+from ..rbm.model import RBM
 
-__all__ = ["DeepBeliefNetwork", "train_dbn"]
+__all__ = ["DeepBeliefNetwork", "hidden_step", "visible_step"]
+
+_Gen = torch.Generator | None  # an optional torch generator
 
 
 class DeepBeliefNetwork:
@@ -97,12 +98,7 @@ class DeepBeliefNetwork:
     # ------------------------------------------------------------------ passes
     @torch.no_grad()
     def up(
-        self,
-        v: Any,
-        depth: int | None = None,
-        *,
-        sample: bool = False,
-        generator: torch.Generator | None = None,
+        self, v: Any, depth: int | None = None, *, sample: bool = False, generator: _Gen = None
     ) -> torch.Tensor:
         """Representation of ``v`` (batch, sizes[0]) at level ``depth`` (default: top).
 
@@ -111,39 +107,30 @@ class DeepBeliefNetwork:
         Returns ``(batch, sizes[depth])``.
         """
         d = self._check_depth(depth)
-        x = v
-        for m in self.layers[:d]:
-            x = self._as(x, m)
-            x = m.sample_hidden(x, generator=generator) if sample else m.hidden_mean(x)
+        x = self._through(v, self.layers[:d], hidden_step, sample, generator)
         return x if d else self._as(x, self.layers[0])
 
     @torch.no_grad()
     def down(
-        self,
-        h: Any,
-        from_depth: int | None = None,
-        *,
-        sample: bool = False,
-        generator: torch.Generator | None = None,
+        self, h: Any, from_depth: int | None = None, *, sample: bool = False, generator: _Gen = None
     ) -> torch.Tensor:
         """Map ``h`` (batch, sizes[from_depth]) down to the data level, ``(batch, sizes[0])``.
 
         Each layer from ``from_depth`` down uses ``E[v | h]`` or (``sample=True``) a sample.
         """
         d = self._check_depth(from_depth, "from_depth")
-        x = h
-        for m in reversed(self.layers[:d]):
-            x = self._as(x, m)
-            x = m.sample_visible(x, generator=generator) if sample else m.visible_mean(x)
+        return self._through(h, reversed(self.layers[:d]), visible_step, sample, generator)
+
+    @classmethod
+    def _through(
+        cls, x: Any, layers: Iterable[RBM], step: Any, sample: bool, g: torch.Generator | None
+    ) -> Any:
+        for m in layers:
+            x = step(m, cls._as(x, m), sample, g)
         return x
 
     def reconstruct(
-        self,
-        v: Any,
-        depth: int | None = None,
-        *,
-        sample: bool = False,
-        generator: torch.Generator | None = None,
+        self, v: Any, depth: int | None = None, *, sample: bool = False, generator: _Gen = None
     ) -> torch.Tensor:
         """``down(up(v, depth), depth)``: data seen through level ``depth``, (batch, sizes[0])."""
         d = self._check_depth(depth)
@@ -177,107 +164,11 @@ class DeepBeliefNetwork:
         return out
 
 
-class _LayerTag:
-    """Callback adding ``metrics["layer"]`` (0-based) during greedy training."""
-
-    def __init__(self, layer: int) -> None:
-        self.layer = layer
-
-    def on_epoch_end(self, epoch: int, model: RBM, metrics: dict[str, Any]) -> bool:
-        metrics["layer"] = self.layer
-        return False
+def hidden_step(m: RBM, v: torch.Tensor, sample: bool, g: torch.Generator | None) -> torch.Tensor:
+    """One layer up: ``E[h | v]`` or (``sample``) a draw of ``p(h | v)``, ``(batch, n_hidden)``."""
+    return m.sample_hidden(v, generator=g) if sample else m.hidden_mean(v)
 
 
-def _layer_input(
-    m: RBM, x: torch.Tensor, mode: str, generator: torch.Generator | None, chunk: int = 10000
-) -> torch.Tensor:
-    """Next layer's training data from ``x`` under ``m``: hidden means or samples."""
-    outs = []
-    with torch.no_grad():
-        for i in range(0, x.shape[0], chunk):
-            xi = x[i : i + chunk].to(device=m.device, dtype=m.dtype)
-            if mode == "probabilities":
-                outs.append(m.hidden_mean(xi))
-            else:
-                outs.append(m.sample_hidden(xi, generator=generator))
-    return torch.cat(outs)
-
-
-def train_dbn(
-    sizes: Sequence[int],
-    data: Any,
-    configs_or_config: Any = None,
-    *,
-    seed: SeedLike,
-    next_layer_input: Literal["probabilities", "samples"] = "probabilities",
-    progress: bool = True,
-    callbacks: Iterable[Any] = (),
-    checkpoint_dir: str | Path | None = None,
-    epoch_hook: Callable[[int, list[dict[str, Any]]], None] | None = None,
-) -> DeepBeliefNetwork:
-    """Greedy layer-wise training (Hinton-Salakhutdinov; theory.md section 3).
-
-    Parameters
-    ----------
-    sizes : ``[n_visible, n_1, ..., n_L]`` (at least two entries).
-    data : ``(n, n_visible)`` unit values (see :func:`kadanoff.rbm.train.prepare_data`).
-    configs_or_config : one :class:`~kadanoff.rbm.train.TrainConfig` for all layers or a
-        list with one per layer (default: the ``"spin"`` preset). Use the same unit type in
-        all layers.
-    seed : layer ``l`` trains with its own stream spawned from ``seed`` (and, for
-        ``next_layer_input="samples"``, draws its output samples from another one).
-    next_layer_input : layer ``l + 1`` trains on the hidden means (``"probabilities"``, HS)
-        or on samples of ``p(h | v)`` of layer ``l``.
-    callbacks : passed to every layer's :func:`~kadanoff.rbm.train.train_rbm`; the metrics
-        they see carry a ``"layer"`` entry (0-based).
-    checkpoint_dir : if given, layer ``l`` checkpoints into ``checkpoint_dir/layer<l>`` every
-        epoch and a rerun resumes where it stopped (finished layers are reloaded).
-    epoch_hook : ``epoch_hook(layer, history)`` after every epoch, with that layer's history.
-    """
-    from .rbm.train import _DTYPES, DEFAULT_PRESET, PRESETS, TrainConfig, prepare_data, train_rbm
-
-    sizes = [int(s) for s in sizes]
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise ValueError(f"sizes must list >= 2 positive layer sizes, got {sizes}")
-    n_layers = len(sizes) - 1
-    if configs_or_config is None:
-        configs_or_config = PRESETS[DEFAULT_PRESET]
-    if isinstance(configs_or_config, TrainConfig):
-        configs = [configs_or_config] * n_layers
-    else:
-        configs = list(configs_or_config)
-        if len(configs) != n_layers or not all(isinstance(c, TrainConfig) for c in configs):
-            raise ValueError(
-                f"give one TrainConfig or a list of {n_layers} (one per layer), got {configs!r}"
-            )
-    if next_layer_input not in ("probabilities", "samples"):
-        raise ValueError(
-            f"next_layer_input must be 'probabilities' or 'samples', got {next_layer_input!r}"
-        )
-    streams = spawn(seed, 2 * n_layers)
-    layer_seeds = [int(g.integers(0, 2**63 - 1)) for g in streams[:n_layers]]
-    callbacks = list(callbacks)
-    x: Any = prepare_data(
-        data, sizes[0], configs[0].units, dtype=_DTYPES[configs[0].dtype], device=configs[0].device
-    )
-    layers: list[RBM] = []
-    for i, cfg in enumerate(configs):
-        hook = None
-        if epoch_hook is not None:
-            hook = (lambda layer: lambda history: epoch_hook(layer, history))(i)
-        ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"layer{i}"
-        result = train_rbm(
-            (sizes[i], sizes[i + 1]),
-            x,
-            cfg,
-            seed=layer_seeds[i],
-            callbacks=[_LayerTag(i), *callbacks],
-            progress=progress,
-            checkpoint_dir=ckpt,
-            epoch_hook=hook,
-        )
-        layers.append(result.model)
-        if i + 1 < n_layers:
-            g = torch_generator(streams[n_layers + i], cfg.device)
-            x = _layer_input(result.model, x, next_layer_input, g)
-    return DeepBeliefNetwork(layers)
+def visible_step(m: RBM, h: torch.Tensor, sample: bool, g: torch.Generator | None) -> torch.Tensor:
+    """One layer down: ``E[v | h]`` or (``sample``) a draw of ``p(v | h)``, ``(batch, nv)``."""
+    return m.sample_visible(h, generator=g) if sample else m.visible_mean(h)
