@@ -97,31 +97,39 @@ def _stage_train(
     stream: np.random.SeedSequence,
     device: str,
     progress: bool,
-):
+) -> tuple[Any, list[list[dict[str, Any]]]]:
+    """The trained DBN at ``path`` and its per-layer training histories (``[layer][epoch]``),
+    trained and saved (histories first: the model file marks the stage done) unless there."""
     from ...dbn import load_model, save_model, train_dbn
     from ...rbm.train import get_preset
 
-    if path.exists():
-        return load_model(path)
+    history_path = _history_path(path)
+    if path.exists() and history_path.exists():
+        return load_model(path), json.loads(history_path.read_text())
     train_config = get_preset(
         config.preset, epochs=config.epochs, l1=l1, device=device, precision=config.precision
     )
     x = data.reshape(len(data), -1).astype(np.float32)
-    dbn = train_dbn(
+    fit = train_dbn(
         [x.shape[1], *config.hidden],
         x,
         train_config,
         seed=stream,
         progress=progress,
-        checkpoint_dir=_checkpoints(path),
-    ).dbn
-    save_model(dbn, path, metadata={"train_config": train_config.to_dict(), "l1": l1})
-    return dbn
+        checkpoint_dir=_beside("checkpoints_", path, ""),
+    )
+    write_json(history_path, fit.histories)
+    save_model(fit.dbn, path, metadata={"train_config": train_config.to_dict(), "l1": l1})
+    return fit.dbn, fit.histories
 
 
-def _checkpoints(model_path: Path) -> Path:
-    """``dbn_<tag>_<key>.safetensors`` -> ``checkpoints_<tag>_<key>``."""
-    return model_path.with_name("checkpoints_" + model_path.stem.removeprefix("dbn_"))
+def _beside(prefix: str, model_path: Path, suffix: str) -> Path:
+    """``dbn_<tag>_<key>.safetensors`` -> ``<prefix><tag>_<key><suffix>`` beside it."""
+    return model_path.with_name(prefix + model_path.stem.removeprefix("dbn_") + suffix)
+
+
+def _history_path(model_path: Path) -> Path:
+    return _beside("history_", model_path, ".json")
 
 
 def run(
@@ -148,14 +156,12 @@ def run(
     data = _stage_dataset(config, data_path, streams["dataset"], data_device, progress)
     timings["dataset"] = time.perf_counter() - t0
 
-    nets, model_paths = {}, {}
+    nets, histories = {}, {}
     for tag, l1 in [("l1", config.l1)] + ([("no_l1", 0.0)] if config.ablation else []):
         t0 = time.perf_counter()
         stream = streams[f"train_{tag}"]
-        model_paths[tag] = (
-            folder / f"dbn_{tag}_{_train_key(config, l1, seed, data_key)}.safetensors"
-        )
-        net = _stage_train(config, data, model_paths[tag], l1, stream, device, progress)
+        path = folder / f"dbn_{tag}_{_train_key(config, l1, seed, data_key)}.safetensors"
+        net, histories[tag] = _stage_train(config, data, path, l1, stream, device, progress)
         nets[tag] = net.to("cpu")
         timings[f"train_{tag}"] = time.perf_counter() - t0
 
@@ -169,8 +175,8 @@ def run(
     )
     metrics["dataset_meta"] = _dataset_meta(data_path)
     metrics["timings_s"] = timings
-    dirs = {tag: _checkpoints(p) for tag, p in model_paths.items()}
-    write_json(folder / "training_history.json", _histories(dirs))
+    per_layer = {f"{t}/layer{i}": h for t, hs in histories.items() for i, h in enumerate(hs)}
+    write_json(folder / "training_history.json", per_layer)
     return metrics
 
 
@@ -307,16 +313,3 @@ def _dataset_meta(path: Path) -> dict[str, Any]:
         "seed_spawn_key",
     )
     return {k: meta[k] for k in keep if k in meta}
-
-
-def _histories(dirs: dict[str, Path]) -> dict[str, Any]:
-    """Per-epoch training metrics of each network's layers (from their checkpoints)."""
-    from ...rbm.train import load_checkpoint
-
-    out = {}
-    for tag, d in dirs.items():
-        for layer_dir in sorted(d.glob("layer*")):
-            ckpt = load_checkpoint(layer_dir)
-            if ckpt is not None:
-                out[f"{tag}/{layer_dir.name}"] = ckpt["history"]
-    return out
