@@ -50,3 +50,51 @@ def test_os_error_during_the_run_is_one_line(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1, err
     assert err.endswith("metrics.json: No space left on device"), err
+
+
+def test_choices_come_from_the_experiment_registry(tmp_path, capsys, monkeypatch):
+    """--only and --preset list what the registry holds (no hand-copied list): a newly
+    registered experiment is accepted, an unknown one is a usage error before any work."""
+    import dataclasses
+
+    from kadanoff.experiments import Experiment, experiment_names
+    from kadanoff.experiments.base import Report
+    from kadanoff.experiments.registry import register_experiment, unregister_experiment
+
+    @dataclasses.dataclass(frozen=True)
+    class Cfg:
+        seed: int = 0
+
+    class Extra(Experiment):
+        name, title, Config = "cli_extra_check", "extra", Cfg
+        presets = {"quick": Cfg(), "paper": Cfg(), "tiny": Cfg()}
+
+        def run(self, config, folder, *, seed=None, device="cpu", progress=True):
+            return {}
+
+        def plot(self, folder):
+            return []
+
+        def report(self, metrics):
+            return Report()
+
+    calls = []
+
+    def fake(*a, **k):
+        calls.append((a, k))
+        return {"claims": []}
+
+    monkeypatch.setattr("kadanoff.experiments.runner.reproduce", fake)
+    with pytest.raises(SystemExit) as e:  # argparse's own usage error
+        main(["reproduce", "--only", "fig9", "--out", str(tmp_path)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'fig9'" in err and ", ".join(map(repr, experiment_names())) in err
+    register_experiment(Extra)
+    try:
+        args = ["--only", "cli_extra_check", "--preset", "tiny", "--out", str(tmp_path / "o")]
+        assert main(["reproduce", *args]) == 0
+        (preset, _), kwargs = calls[0]
+        assert preset == "tiny" and kwargs["only"] == ["cli_extra_check"]
+    finally:
+        unregister_experiment("cli_extra_check")

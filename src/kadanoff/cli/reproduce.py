@@ -3,17 +3,41 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from . import UsageError, check_output_folder
+from ._common import (
+    LazyChoices,
+    add_command,
+    add_device_option,
+    add_quiet,
+    add_repeatable,
+    resolve_device,
+    show_progress,
+)
 
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
+def _experiments() -> tuple[str, ...]:
+    from ..experiments import experiment_names
+
+    return experiment_names()
+
+
+def _presets() -> tuple[str, ...]:
+    from ..experiments import get_experiment
+
+    return tuple(sorted({p for n in _experiments() for p in get_experiment(n).presets}))
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``reproduce`` on the dispatcher's subparsers (choices from the registry)."""
+    p = add_command(
+        subparsers,
         "reproduce",
-        help="reproduce the paper's Fig. 2 (1D), Fig. 3 (2D) and the measured RG, with a report",
+        help="reproduce the paper's Fig. 2 (1D), Fig. 3 (2D), the measured RG and 'Does the "
+        "network do RG?', with a report",
         description="Reproduce Mehta & Schwab's experiments; writes report.html, metrics.json "
         "and figures into --out. Finished experiments are cached by config. metrics.json is "
         "strict JSON: a number with no finite value (NaN, inf) is written as null.",
@@ -21,42 +45,30 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--preset",
         default="quick",
-        choices=["quick", "paper"],
+        choices=LazyChoices(_presets),
         help="quick (minutes on a laptop; default) or paper (the paper's sizes)",
     )
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    add_device_option(p, "where training runs (and sampling, where the sampler runs there)")
     p.add_argument("--out", default=None, help="output folder (default runs/<preset>)")
     p.add_argument("--seed", type=int, default=None, help="override the presets' seeds")
-    p.add_argument(
+    add_repeatable(
+        p,
         "--only",
-        action="append",
-        default=None,
-        metavar="EXPERIMENT",
-        help="run only this experiment (fig2, fig3 or rg_measured); repeatable",
+        "EXPERIMENT",
+        "run only this registered experiment (%(choices)s)",
+        choices=LazyChoices(_experiments),
     )
     p.add_argument("--force", action="store_true", help="recompute even if cached")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_quiet(p)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..experiments import EXPERIMENTS
     from ..experiments.runner import reproduce
 
-    if args.only:
-        bad = [o for o in args.only if o not in EXPERIMENTS]
-        if bad:
-            raise UsageError(f"unknown experiment {bad[0]!r}; choose from {', '.join(EXPERIMENTS)}")
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
-    device = args.device
-    if device not in ("cpu", "cuda", "auto"):
-        raise UsageError(f"--device must be cpu, cuda or auto, got {device!r}")
-    if device != "cpu":
-        import torch
-
-        if device == "cuda" and not torch.cuda.is_available():
-            raise UsageError("--device cuda, but no CUDA device is available: use --device cpu")
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(args.device)
     out = Path(args.out or f"runs/{args.preset}")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder: choose another path")
@@ -68,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         device=device,
         seed=args.seed,
         only=args.only,
-        progress=not args.quiet and sys.stderr.isatty(),
+        progress=show_progress(args),
         force=args.force,
     )
     print()

@@ -41,6 +41,8 @@ class Section:
     figures: Sequence[tuple[Path, str]] = ()  # (png path, caption)
     tables: Sequence[Table] = ()
     config: dict[str, Any] = field(default_factory=dict)
+    #: parts of the section, each drawn after the section's own tables under a smaller heading
+    subsections: Sequence[Section] = ()
 
 
 _CSS = """
@@ -107,6 +109,21 @@ def _claims(claims: Sequence[Claim]) -> str:
     )
 
 
+def _section(s: Section, level: int) -> list[str]:
+    parts = [f"<h{level}>{html.escape(s.title)}</h{level}>"]
+    parts += [f"<p>{html.escape(p)}</p>" for p in s.paragraphs]
+    parts += [_img(p, c) for p, c in s.figures]
+    parts += [_table(t) for t in s.tables]
+    for sub in s.subsections:
+        parts += _section(sub, level=min(level + 1, 6))
+    if s.config:
+        parts.append(
+            f"<details><summary>Configuration</summary><pre>"
+            f"{html.escape(to_json(s.config, indent=2))}</pre></details>"
+        )
+    return parts
+
+
 def build_report(
     path: Path,
     *,
@@ -125,15 +142,7 @@ def build_report(
     if claims:
         parts.append(_claims(claims))
     for s in sections:
-        parts.append(f"<h2>{html.escape(s.title)}</h2>")
-        parts += [f"<p>{html.escape(p)}</p>" for p in s.paragraphs]
-        parts += [_img(p, c) for p, c in s.figures]
-        parts += [_table(t) for t in s.tables]
-        if s.config:
-            parts.append(
-                f"<details><summary>Configuration</summary><pre>"
-                f"{html.escape(to_json(s.config, indent=2))}</pre></details>"
-            )
+        parts += _section(s, level=2)
     parts.append("<h2>Run information</h2><pre>" + html.escape(to_json(info, indent=2)) + "</pre>")
     parts.append("</body></html>")
     write_text(path, "\n".join(parts))

@@ -16,19 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ..io import write_json
-from .base import Claim
+from ..ising import K_CRITICAL
+from .base import Claim, Figure, ModuleExperiment
+from .registry import register_experiment
 from .rg_plots import value_error
 
 NAME = "rg_measured"
 TITLE = "RG measured: Monte Carlo RG of the majority rule (2D Ising)"
-
-
-#: metrics a sweep report plots by default (e.g. the exponents against L)
-SWEEP_METRICS = (
-    "exponents.y_t.final",
-    "exponents.y_h.final",
-    "matching.K_c_best",
-)
 
 
 @dataclass(frozen=True)
@@ -41,7 +35,7 @@ class Config:
     margins: tuple[float, float] = (0.03, 0.01)  # |y_t - 1|, |y_h - 15/8| at unflagged levels
     flow_L: int = 64
     flow_levels: int = 3
-    flow_K: tuple[float, ...] = (0.40, 0.42, 0.4406867935097715, 0.46, 0.48)
+    flow_K: tuple[float, ...] = (0.40, 0.42, K_CRITICAL, 0.46, 0.48)
     flow_samples: int = 8000
     flow_keep: int = 1000
     match_L: int = 64
@@ -70,16 +64,28 @@ PRESETS = {
     ),
 }  # fmt: skip
 
+#: metrics a sweep report plots by default (e.g. the exponents against L)
+SWEEP_METRICS = ("exponents.y_t.final", "exponents.y_h.final", "matching.K_c_best")
 
-def run(config: Config, folder: Path, *, device: str = "cpu", progress: bool = True) -> dict:
-    """Measure exponents, flow and matching; save them as JSON; return metrics."""
+
+def run(
+    config: Config,
+    folder: Path,
+    *,
+    seed: int | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict:
+    """Measure exponents, flow and matching; save them as JSON; return metrics.
+
+    ``seed`` (default ``config.seed``) is split into the exponent, flow and matching streams.
+    """
     from .._rng import spawn
-    from ..ising.model import K_CRITICAL
     from ..rg.coarse_graining import Compose
     from ..rg.mcrg import exponents, measure
     from ..rg.mcrg_flow import coupling_flow, match_critical_point
 
-    s_exp, s_flow, s_match = spawn(config.seed, 3)
+    s_exp, s_flow, s_match = spawn(config.seed if seed is None else seed, 3)
     rule = Compose.repeated("majority", config.L, 2, config.levels)
     res = measure(config.L, K_CRITICAL, rule, config.samples, seed=s_exp, progress=progress)
     tables = [t.to_dict() for t in exponents(res)]
@@ -129,14 +135,12 @@ def run(config: Config, folder: Path, *, device: str = "cpu", progress: bool = T
     }
 
 
-def plot(folder: Path) -> list[tuple[Path, str]]:
+def plot(folder: Path) -> list[Figure]:
     """Exponent convergence and coupling-flow figures from the saved JSON."""
     from .rg_plots import plot_exponents, plot_flow
 
     tables = [json.loads((folder / f"{q}.json").read_text()) for q in ("y_t", "y_h")]
     flow = json.loads((folder / "flow.json").read_text())
-    from ..ising.model import K_CRITICAL
-
     return [
         (
             plot_exponents(tables, folder / "rg_exponents.png"),
@@ -276,3 +280,6 @@ def reading(m: dict[str, Any]) -> list[str]:
         f"{t['sampling_seconds']:.1f} s and the measurement of every operator at every level "
         f"{t['measurement_seconds']:.1f} s.",
     ]
+
+
+register_experiment(ModuleExperiment(__name__))

@@ -34,6 +34,13 @@ def _plt() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_exponents(tables: Sequence[dict[str, Any]], path: Path) -> Path:
     """``y`` by level for every number of operators, one panel per table (y_t, y_h)."""
     plt = _plt()
@@ -54,10 +61,7 @@ def plot_exponents(tables: Sequence[dict[str, Any]], path: Path) -> Path:
         ax.set_ylabel(q)
         ax.set_title(f"{q} from T = G^-1 F, b = {t['b']}")
         ax.legend(fontsize=7, ncol=2, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_flow(flow: dict[str, Any], path: Path, *, K_critical: float | None = None) -> Path:
@@ -84,10 +88,7 @@ def plot_flow(flow: dict[str, Any], path: Path, *, K_critical: float | None = No
     ax.set_ylabel("K_nnn")
     ax.set_title("measured RG flow (numbers: RG step)")
     ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_level_couplings(result: dict[str, Any], path: Path) -> Path:
@@ -105,7 +106,4 @@ def plot_level_couplings(result: dict[str, Any], path: Path) -> Path:
     ax.set_ylabel("coupling")
     ax.set_title("renormalized couplings (pseudo-likelihood)")
     ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)

@@ -10,7 +10,6 @@ and the report shows it as "n/a".
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,8 +17,9 @@ from typing import Any
 
 from ..io import environment_info, strict_json, write_json
 from . import EXPERIMENTS
-from .base import Claim, config_dict, is_done, load_metrics, mark_done
-from .report import Section, Table, build_report
+from .base import Claim, Experiment, is_done, load_metrics, mark_done
+from .registry import get_experiment
+from .report import Section, build_report
 
 __all__ = ["reproduce", "load_experiment"]
 
@@ -32,10 +32,9 @@ INTRO = (
 )
 
 
-def load_experiment(name: str) -> Any:
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}: choose from {', '.join(EXPERIMENTS)}")
-    return importlib.import_module(f"kadanoff.experiments.{name}")
+def load_experiment(name: str) -> Experiment:
+    """The registered experiment ``name`` (:func:`kadanoff.experiments.get_experiment`)."""
+    return get_experiment(name)
 
 
 def reproduce(
@@ -56,45 +55,37 @@ def reproduce(
     """
     out = Path(out)
     names = list(only) if only else list(EXPERIMENTS)
-    modules = [load_experiment(n) for n in names]
-    for mod in modules:
-        if preset not in mod.PRESETS and mod.NAME not in (configs or {}):
+    experiments = [load_experiment(n) for n in names]
+    for exp in experiments:
+        if preset not in exp.presets and exp.name not in (configs or {}):
             raise ValueError(
-                f"unknown preset {preset!r} for {mod.NAME}: choose from {', '.join(mod.PRESETS)}"
+                f"unknown preset {preset!r} for {exp.name}: choose from {', '.join(exp.presets)}"
             )
     out.mkdir(parents=True, exist_ok=True)
     claims: list[Claim] = []
     sections: list[Section] = []
     all_metrics: dict[str, Any] = {}
     timings: dict[str, float] = {}
-    for mod in modules:
-        config = (configs or {}).get(mod.NAME) or mod.PRESETS[preset]
-        if seed is not None:
+    for exp in experiments:
+        config = (configs or {}).get(exp.name) or exp.presets[preset]
+        if seed is not None:  # the seed is part of the config (and of its hash)
             config = dataclasses.replace(config, seed=seed)
-        folder = out / mod.NAME
+        folder = out / exp.name
         folder.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        if is_done(folder, mod.NAME, config) and not force:
-            log(f"[{mod.NAME}] cached results for this config in {folder}")
+        if is_done(folder, exp.name, config) and not force:
+            log(f"[{exp.name}] cached results for this config in {folder}")
             metrics = load_metrics(folder)
         else:
-            log(f"[{mod.NAME}] {mod.TITLE}")
+            log(f"[{exp.name}] {exp.title}")
+            raw = exp.run(config, folder, seed=config.seed, device=device, progress=progress)
             # as metrics.json will hold them (NaN -> null), so a rerun from cache is the same
-            metrics = strict_json(mod.run(config, folder, device=device, progress=progress))
-            mark_done(folder, mod.NAME, config, metrics, seconds=time.perf_counter() - t0)
-        figures = mod.plot(folder)
-        timings[mod.NAME] = time.perf_counter() - t0
-        all_metrics[mod.NAME] = metrics
-        claims += mod.claims(metrics)
-        sections.append(
-            Section(
-                title=mod.TITLE,
-                paragraphs=mod.reading(metrics),
-                figures=figures,
-                tables=[Table(c, h, r) for c, h, r in mod.tables(metrics)],
-                config=config_dict(config),
-            )
-        )
+            metrics = strict_json(raw)
+            mark_done(folder, exp.name, config, metrics, seconds=time.perf_counter() - t0)
+        sections.append(exp.section(folder, metrics, config))
+        timings[exp.name] = time.perf_counter() - t0
+        all_metrics[exp.name] = metrics
+        claims += exp.report(metrics).claims
     info = {
         "preset": preset,
         "device": device,

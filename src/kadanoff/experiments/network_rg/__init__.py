@@ -1,0 +1,212 @@
+"""Does the network do RG? (issue 11): learned coarse-grainings measured like block spins.
+
+The experiment ``network_rg`` runs its *parts*, the driver modules listed in :data:`PARTS`,
+each in its own subfolder with its own seed, and gathers them into one report section: a claims
+table (claim, how checked, result, verdict) over all parts, then each part's figures and reading.
+``metrics.json`` carries ``network_rg.<part>.<key>``.
+
+A part module defines exactly:
+
+- ``QUICK`` and ``PAPER``: frozen dataclass configs (the quick one computes in seconds);
+- ``compute(config, folder, *, seed, device="cpu", progress=False) -> dict``: writes its
+  arrays/JSON into ``folder`` and returns JSON-able metrics;
+- ``plot(folder) -> list[Path]``: PNGs from the saved files only;
+- ``claims(metrics) -> list[dict]`` with keys ``claim``, ``how``, ``result`` and ``verdict``
+  (one of :data:`VERDICTS`);
+- ``reading(metrics) -> str``: a plain-language paragraph.
+
+An entry of :data:`PARTS` is a module name, relative to this package (``"mi"``) or absolute.
+A part's seed is an int drawn from the stream spawned for its name (:func:`part_seed`), so it
+does not change when parts are added, removed or reordered.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from ...io import strict_json, write_json
+from ..base import Experiment, Figure, Report, config_dict, is_done, load_metrics, mark_done
+from ..registry import register_experiment
+from ..report import Section, Table
+
+__all__ = ["PARTS", "VERDICTS", "Config", "NetworkRG", "load_part", "part_seed"]
+
+#: the part driver modules, in report order (filled in as the issue-11 parts land)
+PARTS: tuple[str, ...] = ()
+
+VERDICTS = ("agrees", "differs", "inconclusive")
+
+NAME = "network_rg"
+TITLE = "Does the network do RG?"
+
+INTRO = (
+    "The paper's claim is that a deep network trained on Ising data performs something like "
+    "Kadanoff's block-spin RG. Here each learned coarse-graining gets the instruments that "
+    "measure majority rule (renormalized couplings, MCRG exponents, correlation functions, "
+    "flows) and its distance from an exact RG step. The table lists each claim, how it is "
+    "checked and the verdict: agrees (with block-spin RG or the exact value), differs, or "
+    "inconclusive at this preset's statistics; each part's figures and reading follow."
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The parts to run, with their configs, and the seed their seeds are drawn from."""
+
+    #: (part name, its frozen config) pairs, in report order
+    parts: tuple[tuple[str, Any], ...] = ()
+    seed: int = 2018
+
+
+def load_part(name: str) -> ModuleType:
+    """The part module ``name`` (relative to this package unless it contains a dot)."""
+    return importlib.import_module(name if "." in name else f"{__name__}.{name}")
+
+
+def _key(name: str) -> str:
+    """A part's folder and metrics key: the last component of its module name."""
+    return name.rsplit(".", 1)[-1]
+
+
+def part_seed(seed: int, name: str) -> int:
+    """The seed of part ``name``: 63 bits of the stream ``SeedSequence(seed)`` spawns under a key
+    made from the name (independent of the other parts)."""
+    key = zlib.crc32(_key(name).encode())
+    words = np.random.SeedSequence(seed, spawn_key=(key,)).generate_state(2, np.uint32)
+    return int((int(words[0]) << 31) ^ int(words[1]))
+
+
+def _preset(which: str) -> Config:
+    return Config(parts=tuple((name, getattr(load_part(name), which)) for name in PARTS))
+
+
+@dataclass(frozen=True)
+class _PartRun:
+    """What a part's results depend on (its cache key)."""
+
+    config: Any
+    seed: int
+
+
+def _verdict(part: str, row: dict[str, Any]) -> list[str]:
+    if set(row) != {"claim", "how", "result", "verdict"} or row["verdict"] not in VERDICTS:
+        raise ValueError(
+            f"part {part!r} returned the claim {row!r}: a claim has exactly the keys claim, how, "
+            f"result and verdict, the verdict one of {', '.join(VERDICTS)}"
+        )
+    return [str(row["claim"]), str(row["how"]), str(row["result"]), row["verdict"]]
+
+
+@register_experiment
+class NetworkRG(Experiment):
+    """The parts of issue 11 as one experiment (see the module doc)."""
+
+    name = NAME
+    title = TITLE
+    Config = Config
+
+    @property
+    def presets(self) -> dict[str, Any]:  # type: ignore[override]
+        """``quick``/``paper``: every part of :data:`PARTS` with its ``QUICK``/``PAPER``."""
+        return {"quick": _preset("QUICK"), "paper": _preset("PAPER")}
+
+    def run(
+        self,
+        config: Any,
+        folder: Path,
+        *,
+        seed: int | None = None,
+        device: str = "cpu",
+        progress: bool = True,
+    ) -> dict[str, Any]:
+        """Each part's ``compute`` in ``folder/<part>``, resumed part by part; the metrics by
+        part. ``seed`` (default ``config.seed``) gives each part :func:`part_seed`."""
+        seed = config.seed if seed is None else seed
+        metrics: dict[str, Any] = {}
+        for name, part_config in config.parts:
+            key = _key(name)
+            sub = folder / key
+            sub.mkdir(parents=True, exist_ok=True)
+            run = _PartRun(part_config, part_seed(seed, name))
+            if is_done(sub, f"{NAME}.{key}", run):
+                metrics[key] = load_metrics(sub)
+                continue
+            t0 = time.perf_counter()
+            m = load_part(name).compute(
+                part_config, sub, seed=run.seed, device=device, progress=progress
+            )
+            m = strict_json(m)  # as the cache will hold it (NaN -> null)
+            mark_done(sub, f"{NAME}.{key}", run, m, seconds=time.perf_counter() - t0)
+            metrics[key] = m
+        write_json(folder / "parts.json", [[_key(n), n] for n, _ in config.parts])
+        return metrics
+
+    def _parts(self, folder: Path) -> list[tuple[str, ModuleType]]:
+        import json
+
+        return [(k, load_part(n)) for k, n in json.loads((folder / "parts.json").read_text())]
+
+    def plot(self, folder: Path) -> list[Figure]:
+        """Every part's figures, from its subfolder's saved files."""
+        return [f for key, mod in self._parts(folder) for f in self._figures(folder, key, mod)]
+
+    @staticmethod
+    def _figures(folder: Path, key: str, mod: ModuleType) -> list[Figure]:
+        title = _title(key, mod)
+        return [
+            (Path(p), f"{title}: {Path(p).stem.replace('_', ' ')}") for p in mod.plot(folder / key)
+        ]
+
+    def report(self, metrics: dict[str, Any]) -> Report:
+        """The claims table of every part and the introduction; no row in the opening table
+        (its claims are the paper's)."""
+        rows = []
+        for key, m in metrics.items():
+            mod = self._module(key)
+            rows += [_verdict(key, row) for row in mod.claims(m)]
+        table = Table(
+            "Does the network do RG? Each learned coarse-graining beside block-spin RG",
+            ["claim", "how checked", "result", "verdict"],
+            rows,
+        )
+        return Report(tables=[table], paragraphs=[INTRO])
+
+    def _module(self, key: str) -> ModuleType:
+        names = {_key(n): n for n in PARTS}
+        return load_part(names.get(key, key))
+
+    def section(self, folder: Path, metrics: dict[str, Any], config: Any) -> Section:
+        """Introduction, the one claims table, then per part its reading and figures."""
+        rep = self.report(metrics)
+        subsections = [
+            Section(
+                title=_title(key, mod),
+                paragraphs=[mod.reading(metrics[key])],
+                figures=self._figures(folder, key, mod),
+            )
+            for key, mod in self._parts(folder)
+        ]
+        paragraphs = list(rep.paragraphs)
+        if not subsections:
+            paragraphs.append("No part has been added yet (network_rg.PARTS is empty).")
+        return Section(
+            title=self.title,
+            paragraphs=paragraphs,
+            tables=rep.tables if subsections else (),
+            subsections=subsections,
+            config=config_dict(config),
+        )
+
+
+def _title(key: str, mod: ModuleType) -> str:
+    """A part's heading: the first line of its module docstring, else its name."""
+    doc = (mod.__doc__ or "").strip().splitlines()
+    return doc[0].rstrip(".") if doc else key
