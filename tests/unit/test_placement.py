@@ -152,3 +152,12 @@ def test_step_reads_placed_input_exactly():
     p = net.layers[1].numpy()
     expected = np.tanh(p["hidden_bias"] + h1 @ p["weights"])[:, p2.permutation]
     np.testing.assert_allclose(step.coarse_mean(placed).reshape(30, 4), expected, atol=1e-12)
+
+
+def test_random_baseline_is_reproducible_and_below_one():
+    from kadanoff.rg.placement import random_within_one
+
+    a = random_within_one((8, 8), (4, 4), seed=0)
+    assert a == random_within_one((8, 8), (4, 4), seed=0) and 0.3 < a < 1.0
+    # at b = 8 a random centre is rarely within one site of its grid point
+    assert random_within_one((40, 40), (5, 5), seed=0) < 0.2

@@ -35,7 +35,9 @@ MODES = ("sample", "sign")
 
 
 def dbn_layers(model: Any) -> list[Any]:
-    """The RBM layers of ``model``: an RBM-like object, or anything with ``.layers``."""
+    """The RBM layers of ``model``: an RBM-like object, a list of them, or one with ``.layers``."""
+    if isinstance(model, (list, tuple)):
+        return list(model)
     layers = getattr(model, "layers", None)
     if layers is None:
         if not hasattr(model, "weights"):
@@ -57,7 +59,8 @@ class DBNLayerRule:
     Parameters
     ----------
     model : RBM or DBN
-        An RBM-like object (level 1 only) or a DBN with ``.layers`` (bottom first).
+        An RBM-like object (level 1 only), a list of RBMs or a DBN with ``.layers`` (bottom
+        first).
     level : int
         The hidden level whose spins are the coarse configuration (1-based).
     placement : Placement, optional

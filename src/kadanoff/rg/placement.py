@@ -27,12 +27,16 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .._rng import SeedLike, make_rng
+
 __all__ = [
     "Placement",
     "place_units",
     "receptive_field_centres",
     "ideal_grid",
     "torus_distance",
+    "assign_centres",
+    "random_within_one",
     "DEFAULT_OFF_THRESHOLD",
 ]
 
@@ -95,6 +99,42 @@ def torus_distance(a: Any, b: Any, shape: tuple[int, int]) -> np.ndarray:
     d = np.mod(d, s)
     d = np.minimum(d, s - d)
     return np.sqrt((d**2).sum(-1))
+
+
+def assign_centres(
+    centres: Any, fine_shape: tuple[int, int], coarse_shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Optimal one-to-one assignment of centres ``(n, 2)`` to the ideal grid (torus distances).
+
+    Returns ``(site_of_unit (n,) int64, distance (n,) float64)``; ``n = prod(coarse_shape)``.
+    """
+    c = np.asarray(centres, dtype=np.float64)
+    grid = ideal_grid(fine_shape, coarse_shape)
+    if c.shape != grid.shape:
+        raise ValueError(f"need {grid.shape[0]} centres of shape (n, 2), got {c.shape}")
+    cost = torus_distance(c, grid, fine_shape)
+    units, sites = linear_sum_assignment(cost)
+    site_of_unit = np.empty(len(c), dtype=np.int64)
+    site_of_unit[units] = sites
+    return site_of_unit, cost[np.arange(len(c)), site_of_unit]
+
+
+def random_within_one(
+    fine_shape: tuple[int, int], coarse_shape: tuple[int, int], *, seed: SeedLike, n_draws: int = 20
+) -> float:
+    """Reference: the within-one-site share for uniformly random centres, mean of ``n_draws``.
+
+    At ``b = 2`` most points of the torus lie within one site of a grid point, so a share means
+    little unless it beats this baseline.
+    """
+    f = _shape2(fine_shape, "fine_shape")
+    n = int(np.prod(_shape2(coarse_shape, "coarse_shape")))
+    rng = make_rng(seed)
+    shares = [
+        np.mean(assign_centres(rng.random((n, 2)) * np.array(f), f, coarse_shape)[1] <= 1.0)
+        for _ in range(n_draws)
+    ]
+    return float(np.mean(shares))
 
 
 @dataclass(frozen=True)
@@ -189,11 +229,7 @@ def place_units(
     if not 0.0 <= off_threshold < 1.0:
         raise ValueError(f"off_threshold must lie in [0, 1), got {off_threshold}")
     centres = receptive_field_centres(r, f)
-    grid = ideal_grid(f, c)
-    cost = torus_distance(centres, grid, f)
-    units, sites = linear_sum_assignment(cost)
-    site_of_unit = np.empty(r.shape[1], dtype=np.int64)
-    site_of_unit[units] = sites
+    site_of_unit, distances = assign_centres(centres, f, c)
     permutation = np.empty_like(site_of_unit)
     permutation[site_of_unit] = np.arange(r.shape[1])
     norms = np.sqrt((r**2).sum(axis=0))
@@ -203,7 +239,7 @@ def place_units(
         permutation=permutation,
         site_of_unit=site_of_unit,
         centres=centres,
-        distances=cost[np.arange(r.shape[1]), site_of_unit],
+        distances=distances,
         active=active,
         fine_shape=f,
         coarse_shape=c,
