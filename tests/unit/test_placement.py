@@ -161,3 +161,15 @@ def test_random_baseline_is_reproducible_and_below_one():
     assert a == random_within_one((8, 8), (4, 4), seed=0) and 0.3 < a < 1.0
     # at b = 8 a random centre is rarely within one site of its grid point
     assert random_within_one((40, 40), (5, 5), seed=0) < 0.2
+
+
+def test_binary_units_give_the_same_rule():
+    net, _, _, _ = two_level_model()
+    binary = [m.to_binary() for m in net.layers]
+    p1 = place_units(net.layers[0].numpy()["weights"], (8, 8), (4, 4))
+    v = np.random.default_rng(2).choice(np.array([-1, 1], np.int8), size=(20, 8, 8))
+    a, b = (DBNLayerRule(m, 1, p1, "sample").coarse_mean(v) for m in (net.layers, binary))
+    np.testing.assert_allclose(a, b, atol=1e-12)
+    # sampled rules draw the same spins from the same stream
+    a, b = (DBNLayerRule(m, 1, p1, "sample").coarse_grain(v, seed=4) for m in (net.layers, binary))
+    np.testing.assert_array_equal(a, b)

@@ -127,3 +127,31 @@ def test_network_log_probabilities_match_brute_force():
     d = exact_network_distance(P, layers, 2)
     nz = P > 0
     assert d.kl_per_spin == pytest.approx(np.sum(P[nz] * np.log(P[nz] / brute[nz])) / 5, abs=1e-12)
+
+
+def test_binary_and_spin_networks_have_the_same_distance():
+    layers = tiny_dbn(seed=4)
+    binary = [m.to_binary() for m in layers]
+    np.testing.assert_allclose(network_log_probabilities(binary, 2),
+                               network_log_probabilities(layers, 2), atol=1e-10)  # fmt: skip
+    P = ring_distribution(5, 0.7)
+    assert exact_distance(P, binary[0]).kl_per_spin == pytest.approx(
+        exact_distance(P, layers[0]).kl_per_spin, abs=1e-12
+    )
+
+
+def test_network_bound_does_not_depend_on_the_unit_type():
+    from kadanoff.rbm import exact as rbm_exact
+    from kadanoff.rg.rg_distance import network_distance
+
+    layers = tiny_dbn(seed=5)
+    binary = [m.to_binary() for m in layers]
+    v = np.random.default_rng(0).choice(np.array([-1, 1], np.int8), size=(400, 5))
+    H, lz = ising_reference(v, 0.4)
+    d = [
+        network_distance(ls, 2, v, H, lz, seed=3, log_z_top=(rbm_exact.log_partition(ls[1]), 0.0))
+        for ls in (layers, binary)
+    ]
+    assert d[0].kind == "upper_bound"
+    assert d[0].kl_per_spin == pytest.approx(d[1].kl_per_spin, abs=1e-10)
+    assert d[0].stderr == pytest.approx(d[1].stderr, abs=1e-10)

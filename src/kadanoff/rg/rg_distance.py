@@ -201,10 +201,10 @@ def exact_network_distance(p_data: Any, layers: Sequence[Any], level: int) -> Di
     )  # fmt: skip
 
 
-def _ais(rbm: Any, inputs: np.ndarray, seed: SeedLike, n_chains: int, n_betas: int):
+def _ais(rbm: Any, inputs: np.ndarray, seed: SeedLike, n_chains: int, n_betas: int, device: str):
     from ..rbm import ais_log_partition, base_visible_bias
 
-    model = _as_rbm(rbm)
+    model = _as_rbm(rbm).to(device=device)
     base = base_visible_bias(spins_to_units(inputs, model.units), model.units)
     res = ais_log_partition(model, n_chains=n_chains, n_betas=n_betas, seed=seed, base=base)
     return res.log_z, res.stderr
@@ -221,6 +221,7 @@ def rbm_distance(
     n_betas: int = 10_000,
     tau: float = 1.0,
     log_z_model: tuple[float, float] | None = None,
+    device: str = "cpu",
 ) -> Distance:
     """``KL(P || p_RBM) / N`` of one layer from data samples, AIS and the exact ``ln Z_Ising``.
 
@@ -232,13 +233,16 @@ def rbm_distance(
     seed : AIS stream
     tau : integrated autocorrelation time of the samples (1 for independent ones)
     log_z_model : ``(ln Z_RBM, stderr)`` to use instead of running AIS (e.g. exact)
+    device : where AIS runs (float64; ``"cuda"`` for large models)
     """
     v = np.asarray(configs).reshape(len(configs), -1)
     H = np.asarray(energies, dtype=np.float64)
     if H.shape != (len(v),) or len(v) < 2:
         raise ValueError(f"need >= 2 configurations and one energy each, got {v.shape}, {H.shape}")
     d = free_energies(rbm, v) - H
-    lz, lz_err = log_z_model if log_z_model is not None else _ais(rbm, v, seed, n_chains, n_betas)
+    lz, lz_err = (
+        log_z_model if log_z_model is not None else _ais(rbm, v, seed, n_chains, n_betas, device)
+    )
     n_sites = v.shape[1]
     err = np.sqrt(tau * d.var(ddof=1) / len(d) + lz_err**2)
     return Distance(
@@ -260,6 +264,7 @@ def network_distance(
     n_betas: int = 10_000,
     tau: float = 1.0,
     log_z_top: tuple[float, float] | None = None,
+    device: str = "cpu",
 ) -> Distance:
     """Upper bound on ``KL(P || p_level) / N`` of a DBN truncated at ``level`` (theory.md 7).
 
@@ -275,7 +280,7 @@ def network_distance(
     if level == 1:
         return rbm_distance(
             layers[0], configs, energies, log_z_data, seed=seed, n_chains=n_chains,
-            n_betas=n_betas, tau=tau, log_z_model=log_z_top,
+            n_betas=n_betas, tau=tau, log_z_model=log_z_top, device=device,
         )  # fmt: skip
     v = np.asarray(configs).reshape(len(configs), -1).astype(np.int8)
     H = np.asarray(energies, dtype=np.float64)
@@ -294,7 +299,9 @@ def network_distance(
         bound += _log_conditional(x, a + y @ W.T, units) - _log_conditional(y, field_h, units)
     bound -= free_energies(layers[level - 1], h)
     lz, lz_err = (
-        log_z_top if log_z_top is not None else _ais(layers[level - 1], h, s_ais, n_chains, n_betas)
+        log_z_top
+        if log_z_top is not None
+        else _ais(layers[level - 1], h, s_ais, n_chains, n_betas, device)
     )
     d = -H - bound  # KL_ub = <d> + ln Z_top - ln Z_data
     n_sites = v.shape[1]

@@ -232,7 +232,7 @@ def compute(config: Config, folder: Path, *, seed: int, device: str = "cpu",
     kl: dict[str, Any] = {}
     for lv, s in zip(range(1, len(layers) + 1), spawn(s_kl, len(layers)), strict=True):
         d = network_distance(layers, lv, test, H, lz, seed=s, n_chains=config.ais_chains,
-                             n_betas=config.ais_betas, tau=tau)  # fmt: skip
+                             n_betas=config.ais_betas, tau=tau, device=device)  # fmt: skip
         kl[f"level{lv}"] = {"value": d.kl_per_spin, "value_err": d.stderr, "kind": d.kind,
                             "log_z_model": d.log_z_model,
                             "log_z_model_err": d.log_z_model_stderr}  # fmt: skip
