@@ -173,3 +173,34 @@ def test_binary_units_give_the_same_rule():
     # sampled rules draw the same spins from the same stream
     a, b = (DBNLayerRule(m, 1, p1, "sample").coarse_grain(v, seed=4) for m in (net.layers, binary))
     np.testing.assert_array_equal(a, b)
+
+
+def test_orientation_removes_the_sign_gauge():
+    """Flipping hidden units with their weights is a symmetry; the oriented rule ignores it."""
+    net, _, _, _ = two_level_model()
+    flip = np.array([1, 4, 5, 11])
+    p1, p2 = (m.numpy() for m in net.layers)
+    W1, b1, W2 = p1["weights"].copy(), p1["hidden_bias"].copy(), p2["weights"].copy()
+    W1[:, flip] *= -1
+    b1[flip] *= -1
+    W2[flip] *= -1
+    W2[:, 2] *= -1  # and one top unit
+    b2 = p2["hidden_bias"].copy()
+    b2[2] *= -1
+    flipped = [SpinRBM.from_parameters(W1, p1["visible_bias"], b1),
+               SpinRBM.from_parameters(W2, p2["visible_bias"], b2)]  # fmt: skip
+    v = np.random.default_rng(5).choice(np.array([-1, 1], np.int8), size=(40, 8, 8))
+    out = []
+    for layers in (net.layers, flipped):
+        fields = [layers[0].numpy()["weights"]]
+        fields.append(fields[0] @ layers[1].numpy()["weights"])
+        pl = [place_units(fields[0], (8, 8), (4, 4)), place_units(fields[1], (8, 8), (2, 2))]
+        step2 = DBNLayerRule(layers, 2, pl[1], "sample", from_level=1, input_placement=pl[0])
+        h1 = DBNLayerRule(layers, 1, pl[0], "sign").coarse_grain(v, seed=0)
+        out.append((DBNLayerRule(layers, 1, pl[0]).coarse_mean(v), step2.coarse_mean(h1),
+                    DBNLayerRule(layers, 2, pl[1], "sign").coarse_mean(v)))  # fmt: skip
+    for a, b in zip(*out, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+    # without the orientation the flipped units show up
+    raw = DBNLayerRule(flipped, 1, pl[0], orient=False).coarse_mean(v)
+    assert not np.allclose(raw, out[0][0])

@@ -11,6 +11,10 @@ configurations are offered:
   the network was trained on them) and the sign of the top layer's mean ``E[h | .]``; an
   exactly zero mean is broken by a fair coin from ``seed``.
 
+Each coarse spin is multiplied by its unit's orientation (:attr:`Placement.signs`, the sign of
+its receptive field's sum), so a coarse spin is positive where its region is, as a block spin;
+``orient=False`` keeps the raw hidden spins.
+
 ``from_level`` builds the single step from level ``from_level`` (its spins already on their
 coarse lattice, ordered by ``input_placement``) to ``level``: a chain of such steps
 (:func:`dbn_steps`) is what Monte Carlo RG measures level by level.
@@ -73,6 +77,8 @@ class DBNLayerRule:
         ``input_placement`` (its coarse lattice, row-major).
     input_placement : Placement, optional
         Placement of level ``from_level`` (needed when ``from_level > 0``, else ignored).
+    orient : bool
+        Multiply coarse spins by the placement's orientations (and undo those of the input).
     """
 
     def __init__(
@@ -85,6 +91,7 @@ class DBNLayerRule:
         fine_shape: tuple[int, ...] | None = None,
         from_level: int = 0,
         input_placement: Placement | None = None,
+        orient: bool = True,
     ) -> None:
         layers = dbn_layers(model)
         if isinstance(level, bool) or not isinstance(level, (int, np.integer)):
@@ -97,6 +104,8 @@ class DBNLayerRule:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         arrays = [rbm_arrays(m) for m in layers[from_level:level]]
+        self._in_signs: np.ndarray | None = None
+        self._out_signs: np.ndarray | None = None
         W0, _, _, _ = arrays[0]
         Wt, _, bt, units = arrays[-1]
         if from_level > 0:
@@ -106,6 +115,8 @@ class DBNLayerRule:
             if perm_in.shape != (W0.shape[0],):
                 raise ValueError("input_placement does not match the input layer's size")
             arrays[0] = (W0[perm_in], arrays[0][1][perm_in], arrays[0][2], arrays[0][3])
+            if orient:
+                self._in_signs = input_placement.placed_signs.astype(np.int8)
             fine_shape = fine_shape or tuple(input_placement.coarse_shape)
         if placement is not None:
             perm = np.asarray(placement.permutation)
@@ -116,6 +127,8 @@ class DBNLayerRule:
             W, a, b, u = arrays[-1]
             arrays[-1] = (W[:, perm], a, b[perm], u)
             coarse = tuple(placement.coarse_shape)
+            if orient:
+                self._out_signs = placement.placed_signs.astype(np.int8)
         else:
             coarse = _square(Wt.shape[1], f"level {level}")
         fine = tuple(fine_shape) if fine_shape is not None else _square(W0.shape[0], "the input")
@@ -171,20 +184,28 @@ class DBNLayerRule:
             x = 2.0 * p - 1.0 if arr[3] == "spin" else p
         return x
 
+    def _input(self, v: np.ndarray) -> np.ndarray:
+        """Checked input as raw unit spins ``(n, n_in)`` int8 (input orientations undone)."""
+        s = check_batch(v, self._fine, "DBNLayerRule").reshape(len(v), -1)
+        return s * self._in_signs if self._in_signs is not None else s
+
+    def _orient(self, h: np.ndarray) -> np.ndarray:
+        return h * self._out_signs if self._out_signs is not None else h
+
     def coarse_grain(self, v: np.ndarray, *, seed: SeedLike) -> np.ndarray:
         """Coarse ±1 int8 configurations ``(n, *coarse_shape)`` (module docstring; MS 22)."""
-        s = check_batch(v, self._fine, "DBNLayerRule").reshape(len(v), -1)
+        s = self._input(v)
         n = s.shape[0]
         if self.mode == "sign":
             p = self._up_probability(self._mean_field_input(s), self.arrays[-1])
             coin = make_rng(seed).random(p.shape) < 0.5
             h = np.where(p > 0.5, 1, np.where(p < 0.5, -1, np.where(coin, 1, -1)))
-            return h.astype(np.int8).reshape((n, *self._coarse))
+            return self._orient(h).astype(np.int8).reshape((n, *self._coarse))
         h = s
         for arr, rng in zip(self.arrays, spawn(seed, len(self.arrays)), strict=True):
             p = self._up_probability(spins_to_units(h, arr[3]), arr)
             h = np.where(rng.random(p.shape) < p, 1, -1).astype(np.int8)
-        return h.reshape((n, *self._coarse))
+        return self._orient(h).astype(np.int8).reshape((n, *self._coarse))
 
     def coarse_mean(self, v: np.ndarray) -> np.ndarray:
         """``E[h | v]`` as float64 ``(n, *coarse_shape)`` (MS 22).
@@ -193,17 +214,17 @@ class DBNLayerRule:
         ``mode="sample"``: ``2 p(h = +1 | v) - 1`` for a one-layer step; a multi-layer sampled
         rule has no closed-form mean and raises ``ValueError`` (sample it instead).
         """
-        s = check_batch(v, self._fine, "DBNLayerRule").reshape(len(v), -1)
+        s = self._input(v)
         if self.mode == "sign":
             p = self._up_probability(self._mean_field_input(s), self.arrays[-1])
-            return np.sign(2.0 * p - 1.0).reshape((len(s), *self._coarse))
+            return self._orient(np.sign(2.0 * p - 1.0)).reshape((len(s), *self._coarse))
         if len(self.arrays) > 1:
             raise ValueError(
                 "coarse_mean of a sampled multi-layer DBN rule is not a closed form; "
                 "use coarse_grain, or mode='sign'"
             )
         p = self._up_probability(spins_to_units(s, self.arrays[0][3]), self.arrays[0])
-        return (2.0 * p - 1.0).reshape((len(s), *self._coarse))
+        return self._orient(2.0 * p - 1.0).reshape((len(s), *self._coarse))
 
 
 def dbn_steps(
@@ -212,6 +233,7 @@ def dbn_steps(
     mode: str = "sample",
     *,
     fine_shape: tuple[int, ...] | None = None,
+    orient: bool = True,
 ) -> Compose:
     """One :class:`DBNLayerRule` per level ``1..len(placements)``, chained (theory.md 7).
 
@@ -225,7 +247,7 @@ def dbn_steps(
         rules.append(
             DBNLayerRule(
                 model, lv, pl, mode, fine_shape=fine_shape if lv == 1 else None,
-                from_level=lv - 1, input_placement=prev,
+                from_level=lv - 1, input_placement=prev, orient=orient,
             )
         )  # fmt: skip
     return Compose(rules)

@@ -17,6 +17,11 @@ block spin), each unit gets
 ``off_threshold`` (default 0.1) times the largest field norm of the layer. Such a unit has no
 meaningful centre; it is still assigned (every coarse site needs a unit) but is counted
 separately. "Within one site": torus distance to the assigned grid point ``<= 1`` fine site.
+
+**Orientation** (a gauge): flipping a hidden spin together with the sign of its weights leaves
+a spin RBM unchanged, so a unit's sign is arbitrary. A block spin is positive when its block is;
+the learned analogue is ``sign(sum_x r_j(x))`` (:attr:`Placement.signs`), which the DBN rule
+multiplies into the coarse spins so that neighbouring coarse spins are comparable.
 """
 
 from __future__ import annotations
@@ -154,6 +159,8 @@ class Placement:
         Torus distance of each unit's centre to its assigned grid point (fine sites).
     active : (n_units,) bool
         ``False`` for units switched off (field norm below ``off_threshold`` x the largest).
+    signs : (n_units,) int8
+        Orientation of each unit, ``sign(sum_x r_j(x))`` (+1 for a zero sum).
     fine_shape, coarse_shape : tuple
     off_threshold : float
     """
@@ -166,6 +173,12 @@ class Placement:
     fine_shape: tuple[int, int]
     coarse_shape: tuple[int, int]
     off_threshold: float
+    signs: np.ndarray
+
+    @property
+    def placed_signs(self) -> np.ndarray:
+        """Orientations in coarse-site order, ``signs[permutation]`` (int8)."""
+        return self.signs[self.permutation]
 
     @property
     def n_units(self) -> int:
@@ -244,4 +257,5 @@ def place_units(
         fine_shape=f,
         coarse_shape=c,
         off_threshold=float(off_threshold),
+        signs=np.where(r.sum(axis=0) < 0, -1, 1).astype(np.int8),
     )
