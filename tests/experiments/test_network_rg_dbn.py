@@ -56,6 +56,8 @@ def test_mcrg_and_correlations(run):
     assert mc["levels"] == [1, 2] and mc["coarse_sides"] == [4, 2]
     # the majority rule's odd exponent is close to 15/8 even at this size (test of the pipeline)
     assert abs(mc["majority_y_h"][0] - 15 / 8) < 0.1
+    # a singular level (the DBN's 2 x 2 level here) loses only itself: level 1 is measured
+    assert mc["dbn_y_h"][0] is not None and mc["dbn_y_h_err"][0] > 0
     corr = json.loads((folder / "correlations.json").read_text())
     assert corr["fine"][0] == pytest.approx(1.0)
     for key in ("level1_sample", "level1_sign", "level1_majority", "level2_sample"):

@@ -210,6 +210,28 @@ def _ais(rbm: Any, inputs: np.ndarray, seed: SeedLike, n_chains: int, n_betas: i
     return res.log_z, res.stderr
 
 
+def _check_data(configs: Any, energies: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(spins (n, N) int8, H (n,) float64)`` from configurations and their energies."""
+    v = np.asarray(configs).reshape(len(configs), -1).astype(np.int8)
+    H = np.asarray(energies, dtype=np.float64)
+    if H.shape != (len(v),) or len(v) < 2:
+        raise ValueError(f"need >= 2 configurations and one energy each, got {v.shape}, {H.shape}")
+    return v, H
+
+
+def _distance(
+    d: np.ndarray, n_sites: int, lz: float, lz_err: float, log_z_data: float, tau: float,
+    kind: str, level: int,
+) -> Distance:  # fmt: skip
+    """``KL/N = (<d> + ln Z_model - ln Z_data) / N``; error: data and AIS in quadrature."""
+    err = np.sqrt(tau * d.var(ddof=1) / len(d) + lz_err**2)
+    return Distance(
+        kl_per_spin=float(d.mean() + lz - log_z_data) / n_sites, stderr=float(err) / n_sites,
+        kind=kind, n_sites=n_sites, log_z_model=float(lz), log_z_model_stderr=float(lz_err),
+        log_z_data=float(log_z_data), n_samples=len(d), level=level,
+    )  # fmt: skip
+
+
 def rbm_distance(
     rbm: Any,
     configs: Any,
@@ -235,21 +257,12 @@ def rbm_distance(
     log_z_model : ``(ln Z_RBM, stderr)`` to use instead of running AIS (e.g. exact)
     device : where AIS runs (float64; ``"cuda"`` for large models)
     """
-    v = np.asarray(configs).reshape(len(configs), -1)
-    H = np.asarray(energies, dtype=np.float64)
-    if H.shape != (len(v),) or len(v) < 2:
-        raise ValueError(f"need >= 2 configurations and one energy each, got {v.shape}, {H.shape}")
+    v, H = _check_data(configs, energies)
     d = free_energies(rbm, v) - H
     lz, lz_err = (
         log_z_model if log_z_model is not None else _ais(rbm, v, seed, n_chains, n_betas, device)
     )
-    n_sites = v.shape[1]
-    err = np.sqrt(tau * d.var(ddof=1) / len(d) + lz_err**2)
-    return Distance(
-        kl_per_spin=float(d.mean() + lz - log_z_data) / n_sites, stderr=float(err) / n_sites,
-        kind="estimate", n_sites=n_sites, log_z_model=float(lz),
-        log_z_model_stderr=float(lz_err), log_z_data=float(log_z_data), n_samples=len(v),
-    )  # fmt: skip
+    return _distance(d, v.shape[1], lz, lz_err, log_z_data, tau, "estimate", 1)
 
 
 def network_distance(
@@ -282,10 +295,7 @@ def network_distance(
             layers[0], configs, energies, log_z_data, seed=seed, n_chains=n_chains,
             n_betas=n_betas, tau=tau, log_z_model=log_z_top, device=device,
         )  # fmt: skip
-    v = np.asarray(configs).reshape(len(configs), -1).astype(np.int8)
-    H = np.asarray(energies, dtype=np.float64)
-    if H.shape != (len(v),) or len(v) < 2:
-        raise ValueError(f"need >= 2 configurations and one energy each, got {v.shape}, {H.shape}")
+    v, H = _check_data(configs, energies)
     s_up, s_ais = spawn(seed, 2)
     bound = np.zeros(len(v))
     h = v
@@ -304,11 +314,4 @@ def network_distance(
         else _ais(layers[level - 1], h, s_ais, n_chains, n_betas, device)
     )
     d = -H - bound  # KL_ub = <d> + ln Z_top - ln Z_data
-    n_sites = v.shape[1]
-    err = np.sqrt(tau * d.var(ddof=1) / len(d) + lz_err**2)
-    return Distance(
-        kl_per_spin=float(d.mean() + lz - log_z_data) / n_sites, stderr=float(err) / n_sites,
-        kind="upper_bound", n_sites=n_sites, log_z_model=float(lz),
-        log_z_model_stderr=float(lz_err), log_z_data=float(log_z_data), n_samples=len(v),
-        level=int(level),
-    )  # fmt: skip
+    return _distance(d, v.shape[1], lz, lz_err, log_z_data, tau, "upper_bound", int(level))

@@ -187,23 +187,39 @@ def _mcrg(layers, placements, config: Config, seed: Any, progress: bool) -> dict
     from ...rg.coarse_graining import Compose
     from ...rg.dbn_layer import dbn_steps
     from ...rg.mcrg import exponents, measure
+    from ...rg.mcrg_matrix import MIN_COARSE_SIDE
 
     n = config.mcrg_levels
     rules = {
         "dbn": dbn_steps(layers, placements[:n], config.mode, fine_shape=(config.L, config.L)),
         "majority": Compose.repeated("majority", config.L, 2, n),
     }
-    out: dict[str, Any] = {"K": K_CRITICAL, "levels": list(range(1, n + 1))}
+    sides = [config.L // 2**lv for lv in range(1, n + 1)]
+    out: dict[str, Any] = {
+        "K": K_CRITICAL,
+        "levels": list(range(1, n + 1)),
+        "coarse_sides": sides,
+        "flagged": [x < MIN_COARSE_SIDE for x in sides],
+    }
     for (name, rule), s in zip(rules.items(), spawn(seed, 2), strict=True):
-        res = measure(config.L, K_CRITICAL, rule, config.mcrg_samples, seed=s, progress=progress,
-                      operators=config.mcrg_operators)  # fmt: skip
-        for t in exponents(res):
-            d = t.to_dict()
-            q = d["quantity"]
-            out[f"{name}_{q}"] = _finite(d[f"{q}_full_set"])
-            out[f"{name}_{q}_err"] = _finite(d[f"{q}_full_set_error"])
-            out["coarse_sides"] = d["coarse_sides"]
-            out["flagged"] = d["flagged_small_lattice"]
+        for q in ("y_t", "y_h"):
+            out[f"{name}_{q}"], out[f"{name}_{q}_err"] = [None] * n, [None] * n
+        # a singular G (e.g. operators that coincide on a 2 x 2 lattice, or a degenerate
+        # network level) loses that level only: measure again with one level fewer
+        for depth, s_depth in zip(range(n, 0, -1), spawn(s, n), strict=True):
+            sub = Compose(rule.rules[:depth])
+            res = measure(config.L, K_CRITICAL, sub, config.mcrg_samples, seed=s_depth,
+                          progress=progress, operators=config.mcrg_operators)  # fmt: skip
+            try:
+                tables = [t.to_dict() for t in exponents(res)]
+            except ValueError as exc:
+                out[f"{name}_singular_level_{depth}"] = str(exc)
+                continue
+            for d in tables:
+                q = d["quantity"]
+                out[f"{name}_{q}"][:depth] = _finite(d[f"{q}_full_set"])
+                out[f"{name}_{q}_err"][:depth] = _finite(d[f"{q}_full_set_error"])
+            break
     return out
 
 

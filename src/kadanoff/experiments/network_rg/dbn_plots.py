@@ -22,6 +22,12 @@ def _plt() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
 def plot_placement(folder: Path) -> Path:
     """Receptive-field centres of each level over its ideal coarse grid (fine-site units)."""
     from ...rg.placement import ideal_grid
@@ -40,9 +46,7 @@ def plot_placement(folder: Path) -> Path:
         ax.set(xlim=(-0.5, L - 0.5), ylim=(L - 0.5, -0.5), aspect="equal",
                title=f"{key}: {place[key]['within_one']:.0%} within 1 site")  # fmt: skip
     axes[0][0].legend(fontsize=7, loc="lower left")
-    out = save_figure(fig, folder / "dbn_placement.png")
-    plt.close(fig)
-    return out
+    return _save(plt, fig, folder / "dbn_placement.png")
 
 
 def plot_kl(folder: Path) -> Path:
@@ -64,9 +68,7 @@ def plot_kl(folder: Path) -> Path:
     ax.set(xlabel="DBN level", ylabel="KL(P || p) per spin", xticks=x,
            title="Distance from an exact RG step")  # fmt: skip
     ax.legend(fontsize=7)
-    out = save_figure(fig, folder / "dbn_kl.png")
-    plt.close(fig)
-    return out
+    return _save(plt, fig, folder / "dbn_kl.png")
 
 
 def plot_correlations(folder: Path) -> Path:
@@ -85,9 +87,7 @@ def plot_correlations(folder: Path) -> Path:
         lv += 1
     ax.set(xlabel="distance (original sites)", ylabel="<h_0 h_r>", title="Coarse correlations")
     ax.legend(fontsize=6)
-    out = save_figure(fig, folder / "dbn_correlations.png")
-    plt.close(fig)
-    return out
+    return _save(plt, fig, folder / "dbn_correlations.png")
 
 
 def plot_exponents(folder: Path) -> Path:
@@ -104,9 +104,7 @@ def plot_exponents(folder: Path) -> Path:
         ax.axhline(exact, ls="--", c="0.5")
         ax.set(xlabel="RG step", ylabel=q, xticks=x)
         ax.legend(fontsize=7)
-    out = save_figure(fig, folder / "dbn_exponents.png")
-    plt.close(fig)
-    return out
+    return _save(plt, fig, folder / "dbn_exponents.png")
 
 
 def plot_all(folder: Path) -> list[Path]:
