@@ -89,3 +89,14 @@ def test_configs_and_adapter():
     assert dbn._as_dbn(Fit()) == "the network" and dbn._as_dbn("net") == "net"
     with pytest.raises(ValueError, match="squares"):
         dbn.Config(hidden=(15, 4))
+
+
+def test_network_is_saved_and_reloads(run):
+    from kadanoff.rbm import load_model
+
+    folder, m = run
+    net = load_model(folder / "dbn.safetensors")
+    assert [layer.n_hidden for layer in net.layers] == m["hidden"]
+    ind = m["kl"]["independent_spins"]  # exact ln 2 - S/N at K = 0.408 on the 8 x 8 torus
+    assert 0.2 < ind < 0.4
+    assert m["kl"]["level1"]["ais_effective_chains"] > 1

@@ -61,7 +61,9 @@ class Distance:
 
     ``kind``: ``"exact"``, ``"estimate"`` (unbiased up to AIS's ``stderr^2 / 2``) or
     ``"upper_bound"``; ``stderr`` per spin (0 for exact); ``log_z_model`` and its error,
-    ``log_z_data`` (exact), ``n_samples`` data configurations (0 for exact), ``level``.
+    ``log_z_data`` (exact), ``n_samples`` data configurations (0 for exact), ``level``,
+    ``ais_effective_chains`` (AIS's effective sample size; nan without AIS: a value much below
+    the number of chains means the annealing schedule is too short and ``ln Z`` is doubtful).
     """
 
     kl_per_spin: float
@@ -73,6 +75,7 @@ class Distance:
     log_z_data: float
     n_samples: int = 0
     level: int = 1
+    ais_effective_chains: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -207,7 +210,7 @@ def _ais(rbm: Any, inputs: np.ndarray, seed: SeedLike, n_chains: int, n_betas: i
     model = _as_rbm(rbm).to(device=device)
     base = base_visible_bias(spins_to_units(inputs, model.units), model.units)
     res = ais_log_partition(model, n_chains=n_chains, n_betas=n_betas, seed=seed, base=base)
-    return res.log_z, res.stderr
+    return res.log_z, res.stderr, res.effective_sample_size
 
 
 def _check_data(configs: Any, energies: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -220,15 +223,17 @@ def _check_data(configs: Any, energies: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _distance(
-    d: np.ndarray, n_sites: int, lz: float, lz_err: float, log_z_data: float, tau: float,
-    kind: str, level: int,
+    d: np.ndarray, n_sites: int, log_z: tuple[float, float, float], log_z_data: float,
+    tau: float, kind: str, level: int,
 ) -> Distance:  # fmt: skip
     """``KL/N = (<d> + ln Z_model - ln Z_data) / N``; error: data and AIS in quadrature."""
+    lz, lz_err, ess = log_z
     err = np.sqrt(tau * d.var(ddof=1) / len(d) + lz_err**2)
     return Distance(
         kl_per_spin=float(d.mean() + lz - log_z_data) / n_sites, stderr=float(err) / n_sites,
         kind=kind, n_sites=n_sites, log_z_model=float(lz), log_z_model_stderr=float(lz_err),
-        log_z_data=float(log_z_data), n_samples=len(d), level=level,
+        log_z_data=float(log_z_data), n_samples=len(d), level=int(level),
+        ais_effective_chains=float(ess),
     )  # fmt: skip
 
 
@@ -259,10 +264,12 @@ def rbm_distance(
     """
     v, H = _check_data(configs, energies)
     d = free_energies(rbm, v) - H
-    lz, lz_err = (
-        log_z_model if log_z_model is not None else _ais(rbm, v, seed, n_chains, n_betas, device)
+    lz, lz_err, ess = (
+        (*log_z_model, float("nan"))
+        if log_z_model is not None
+        else _ais(rbm, v, seed, n_chains, n_betas, device)
     )
-    return _distance(d, v.shape[1], lz, lz_err, log_z_data, tau, "estimate", 1)
+    return _distance(d, v.shape[1], (lz, lz_err, ess), log_z_data, tau, "estimate", 1)
 
 
 def network_distance(
@@ -308,10 +315,10 @@ def network_distance(
         y = spins_to_units(h, units)
         bound += _log_conditional(x, a + y @ W.T, units) - _log_conditional(y, field_h, units)
     bound -= free_energies(layers[level - 1], h)
-    lz, lz_err = (
-        log_z_top
+    lz, lz_err, ess = (
+        (*log_z_top, float("nan"))
         if log_z_top is not None
         else _ais(layers[level - 1], h, s_ais, n_chains, n_betas, device)
     )
     d = -H - bound  # KL_ub = <d> + ln Z_top - ln Z_data
-    return _distance(d, v.shape[1], lz, lz_err, log_z_data, tau, "upper_bound", int(level))
+    return _distance(d, v.shape[1], (lz, lz_err, ess), log_z_data, tau, "upper_bound", level)
