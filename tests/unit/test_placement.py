@@ -14,8 +14,8 @@ from kadanoff.rg.placement import (
 )
 
 
-def block_fields(L, Lc, rng, *, weight=1.0):
-    """Ideal block layout: unit k covers block k (row-major) of side L / Lc, random magnitudes."""
+def block_fields(L, Lc, *, weight=1.0):
+    """Ideal block layout: unit k covers block k (row-major) of side L / Lc."""
     b = L // Lc
     W = np.zeros((L * L, Lc * Lc))
     for x in range(L):
@@ -27,7 +27,7 @@ def block_fields(L, Lc, rng, *, weight=1.0):
 @pytest.mark.parametrize("L, Lc", [(8, 4), (40, 20), (40, 5), (12, 4)])
 def test_known_permutation_is_recovered_exactly(L, Lc):
     rng = np.random.default_rng(0)
-    W = block_fields(L, Lc, rng)
+    W = block_fields(L, Lc)
     order = rng.permutation(Lc * Lc)  # column j of the shuffled layer is block order[j]
     p = place_units(W[:, order], (L, L), (Lc, Lc))
     np.testing.assert_array_equal(p.site_of_unit, order)
@@ -48,7 +48,7 @@ def test_centres_wrap_around_the_torus():
 def test_grid_and_switched_off_units():
     np.testing.assert_allclose(ideal_grid((4, 4), (2, 2)), [[0.5, 0.5], [0.5, 2.5], [2.5, 0.5],
                                                             [2.5, 2.5]])  # fmt: skip
-    W = block_fields(8, 4, None)
+    W = block_fields(8, 4)
     W[:, 3] *= 0.05  # below 0.1 x the largest norm
     p = place_units(W, (8, 8), (4, 4))
     assert p.switched_off == 1 and not p.active[3]
@@ -59,7 +59,7 @@ def test_grid_and_switched_off_units():
 
 
 def test_wrong_layout_is_not_within_one():
-    W = block_fields(8, 4, None)
+    W = block_fields(8, 4)
     W = np.roll(W.reshape(8, 8, 16), 1, axis=0).reshape(64, 16)  # shifted by one site
     W = np.roll(W.reshape(8, 8, 16), 1, axis=1).reshape(64, 16)  # and one more: sqrt 2 away
     p = place_units(W, (8, 8), (4, 4))
@@ -84,10 +84,10 @@ def test_example_conforms_and_reorders():
 
 def two_level_model():
     rng = np.random.default_rng(3)
-    W1 = block_fields(8, 4, rng, weight=0.6)
+    W1 = block_fields(8, 4, weight=0.6)
     o1 = rng.permutation(16)
     r1 = SpinRBM.from_parameters(W1[:, o1], np.zeros(64), rng.normal(0, 0.1, 16))
-    W2 = block_fields(4, 2, rng, weight=0.7)  # on the level-1 coarse lattice
+    W2 = block_fields(4, 2, weight=0.7)  # on the level-1 coarse lattice
     o2 = rng.permutation(4)
     # rows of layer 2 index level-1 units (unit o1[k] sits at coarse site k)
     rows = W2[o1]
@@ -110,9 +110,7 @@ def test_steps_compose_to_the_level_two_rule():
     assert isinstance(steps, Compose) and steps.coarse_shape == (2, 2)
     direct = DBNLayerRule(net, 2, p2, "sign")
     v = np.random.default_rng(0).choice(np.array([-1, 1], np.int8), size=(50, 8, 8))
-    # sign of means: composing the signed steps equals the mean-field pass only when the
-    # level-1 means are already ±1-like; check the step shapes and that the sign rule is
-    # deterministic away from ties
+    # every level on its own lattice; the sign rule is deterministic away from ties
     lv = steps.levels(v, seed=0)
     assert [x.shape[1:] for x in lv] == [(8, 8), (4, 4), (2, 2)]
     np.testing.assert_array_equal(direct.coarse_grain(v, seed=0), direct.coarse_grain(v, seed=5))
