@@ -92,7 +92,7 @@ def test_configs_and_adapter():
 
 
 def test_network_is_saved_and_reloads(run):
-    from kadanoff.rbm import load_model
+    from kadanoff.dbn import load_model
 
     folder, m = run
     net = load_model(folder / "dbn.safetensors")

@@ -235,8 +235,8 @@ def compute(config: Config, folder: Path, *, seed: int, device: str = "cpu",
             progress: bool = False) -> dict[str, Any]:  # fmt: skip
     """Data, DBN, placements, KL per level, 4 x 4 exact check, MCRG, correlations (saved)."""
     from ..._rng import spawn
+    from ...dbn import save_model
     from ...ising.exact import kaufman_energy_per_site
-    from ...rbm import save_model
     from ...rg.placement import place_units, random_within_one
     from ...rg.rg_distance import ising_reference, network_distance
 
