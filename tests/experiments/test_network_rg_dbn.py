@@ -100,3 +100,27 @@ def test_network_is_saved_and_reloads(run):
     ind = m["kl"]["independent_spins"]  # exact ln 2 - S/N at K = 0.408 on the 8 x 8 torus
     assert 0.2 < ind < 0.4
     assert m["kl"]["level1"]["ais_effective_chains"] > 1
+
+
+def test_a_singular_level_loses_only_itself(run, monkeypatch):
+    import kadanoff.rg.mcrg as mcrg
+    from kadanoff.dbn import load_model
+    from kadanoff.rg.placement import place_units
+
+    folder, _ = run
+    layers = list(load_model(folder / "dbn.safetensors").layers)
+    fields = [layers[0].numpy()["weights"]]
+    fields.append(fields[0] @ layers[1].numpy()["weights"])
+    placements = [place_units(r, (8, 8), (s, s)) for r, s in zip(fields, (4, 2), strict=True)]
+    real = mcrg.exponents
+
+    def fail_at_two(res, **kw):
+        if res.meta["levels"] == 2:
+            raise ValueError("the correlation matrix G at level 2 is singular")
+        return real(res, **kw)
+
+    monkeypatch.setattr(mcrg, "exponents", fail_at_two)
+    out = dbn._mcrg(layers, placements, dbn.QUICK, 0, False)
+    for name in ("dbn", "majority"):
+        assert out[f"{name}_y_h"][0] is not None and out[f"{name}_y_h"][1] is None
+        assert "singular" in out[f"{name}_singular_level_2"]

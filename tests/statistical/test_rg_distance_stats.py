@@ -127,3 +127,16 @@ def test_ais_estimate_seed_sweep(exact_data, seed):
     rbm = bond_rbm(K, noise=0.15, seed=seed)
     est = rbm_distance(rbm, v, H, lz, seed=s_ais, n_chains=200, n_betas=2000)
     assert abs(est.kl_per_spin - exact_distance(P, rbm).kl_per_spin) < 4.5 * est.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(5))
+def test_dbn_bound_seed_sweep(exact_data, seed):
+    P, _, _, lz = exact_data
+    s_data, s_est = spawn(seed, 2)
+    v = all_states(L * L)[s_data.choice(len(P), size=10_000, p=P)].reshape(-1, L, L)
+    H, _ = ising_reference(v, K)
+    layers = small_dbn()
+    kl_bound, _ = expected_bound(P, layers)
+    est = network_distance(layers, 2, v, H, lz, seed=s_est, n_chains=200, n_betas=2000)
+    assert abs(est.kl_per_spin - kl_bound) < 4.5 * est.stderr
