@@ -46,6 +46,8 @@ def test_exact_check_agrees_with_enumeration(run):
     _, m = run
     e = m["exact_check"]
     assert e["kl_exact"] > 0 and abs(e["z"]) < 3  # acceptance 2 (4 x 4 torus)
+    # acceptance 2 (1D chain): the bond RBM is exact, a trained RBM is not
+    assert abs(e["chain_bond_rbm_kl"]) < 1e-10 and 0 < e["chain_trained_kl"] < math.log(2)
     # the level-2 number is an upper bound on the exact KL of the two-level network
     assert e["level2_z_bound_minus_exact"] > -4
 
@@ -58,6 +60,7 @@ def test_mcrg_and_correlations(run):
     assert abs(mc["majority_y_h"][0] - 15 / 8) < 0.1
     # a singular level (the DBN's 2 x 2 level here) loses only itself: level 1 is measured
     assert mc["dbn_y_h"][0] is not None and mc["dbn_y_h_err"][0] > 0
+    assert len(mc["dbn_sign_y_t"]) == 2  # the other coarse spins are measured too
     corr = json.loads((folder / "correlations.json").read_text())
     assert corr["fine"][0] == pytest.approx(1.0)
     for key in ("level1_sample", "level1_sign", "level1_majority", "level2_sample"):

@@ -122,6 +122,26 @@ def _train(sizes: list[int], x: np.ndarray, config: Config, epochs: int, seed: A
     return net, [m.to(device="cpu") for m in net.layers]
 
 
+def _chain_check(config: Config, seed: Any, progress: bool) -> dict[str, Any]:
+    """1D ring of 8 spins (theory.md 5c): the bond RBM's exact KL (0) and a trained RBM's."""
+    from ..._rng import spawn
+    from ...rg import BondRBM
+    from ...rg.rg_distance import exact_distance, ring_distribution
+    from ...spins import all_states
+
+    n, K = 8, 0.5
+    s_data, s_train = spawn(seed, 2)
+    P = ring_distribution(n, K)
+    data = all_states(n)[s_data.choice(len(P), size=config.exact_samples, p=P)]
+    _, (rbm,) = _train([n, n // 2], data, config, config.exact_epochs, s_train, "cpu", progress)
+    return {
+        "chain_n": n,
+        "chain_K": K,
+        "chain_bond_rbm_kl": exact_distance(P, BondRBM(n, K=K)).kl_per_spin,
+        "chain_trained_kl": exact_distance(P, rbm).kl_per_spin,
+    }
+
+
 def _exact_check(config: Config, seed: Any, progress: bool) -> dict[str, Any]:
     """4 x 4 torus: trained 16-h1-h2 network, exact KL vs the AIS estimate / the bound."""
     from ..._rng import spawn
@@ -134,7 +154,7 @@ def _exact_check(config: Config, seed: Any, progress: bool) -> dict[str, Any]:
     )
     from ...spins import all_states
 
-    s_data, s_train, s_ais, s_bound = spawn(seed, 4)
+    s_data, s_train, s_ais, s_bound, s_chain = spawn(seed, 5)
     P = torus_distribution(4, config.K)
     idx = s_data.choice(len(P), size=2 * config.exact_samples, p=P)
     v = all_states(16)[idx].reshape(-1, 4, 4)
@@ -148,6 +168,7 @@ def _exact_check(config: Config, seed: Any, progress: bool) -> dict[str, Any]:
     bound = network_distance(layers, 2, test, H, lz, seed=s_bound, **kw)
     exact2 = exact_network_distance(P, layers, 2).kl_per_spin
     return {
+        **_chain_check(config, s_chain, progress),
         "L": 4,
         "kl_exact": exact1,
         "kl_estimate": est.kl_per_spin,
@@ -198,8 +219,11 @@ def _mcrg(layers, placements, config: Config, seed: Any, progress: bool) -> dict
     from ...rg.mcrg_matrix import MIN_COARSE_SIDE
 
     n = config.mcrg_levels
+    other = "sign" if config.mode == "sample" else "sample"
+    fine = (config.L, config.L)
     rules = {
-        "dbn": dbn_steps(layers, placements[:n], config.mode, fine_shape=(config.L, config.L)),
+        "dbn": dbn_steps(layers, placements[:n], config.mode, fine_shape=fine),
+        f"dbn_{other}": dbn_steps(layers, placements[:n], other, fine_shape=fine),
         "majority": Compose.repeated("majority", config.L, 2, n),
     }
     sides = [config.L // 2**lv for lv in range(1, n + 1)]
@@ -209,7 +233,7 @@ def _mcrg(layers, placements, config: Config, seed: Any, progress: bool) -> dict
         "coarse_sides": sides,
         "flagged": [x < MIN_COARSE_SIDE for x in sides],
     }
-    for (name, rule), s in zip(rules.items(), spawn(seed, 2), strict=True):
+    for (name, rule), s in zip(rules.items(), spawn(seed, len(rules)), strict=True):
         for q in ("y_t", "y_h"):
             out[f"{name}_{q}"], out[f"{name}_{q}_err"] = [None] * n, [None] * n
         # a singular G (e.g. operators that coincide on a 2 x 2 lattice, or a degenerate

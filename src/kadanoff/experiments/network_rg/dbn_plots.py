@@ -97,7 +97,10 @@ def plot_exponents(folder: Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.4))
     for ax, q, exact in zip(axes, ("y_t", "y_h"), (1.0, 15 / 8), strict=True):
         x = np.asarray(m["levels"], dtype=float)
-        for k, (name, mk) in enumerate((("dbn", "o"), ("majority", "^"))):
+        names = [n for n in ("dbn", "dbn_sign", "dbn_sample", "majority") if f"{n}_{q}" in m]
+        marks = {"dbn": "o", "dbn_sign": "s", "dbn_sample": "s", "majority": "^"}
+        for k, name in enumerate(names):
+            mk = marks[name]
             y, e = (np.array([np.nan if v is None else v for v in m[f"{name}_{q}{s}"]])
                     for s in ("", "_err"))  # fmt: skip
             ax.errorbar(x + 0.08 * k, y, np.nan_to_num(e), fmt=mk, capsize=3, label=name)
