@@ -87,10 +87,18 @@ def pm(v: float | None, e: float | None, digits: int = 4) -> str:
     return f"{v:.{digits}f} ± {e:.{digits}f}"
 
 
+def _numbers(r: Mapping[str, Any], keys: Sequence[str]) -> list[float] | None:
+    """The finite numbers ``r[k]`` for ``keys``, or ``None`` when one is missing."""
+    vals = [r.get(k) for k in keys]
+    if any(v is None or not math.isfinite(v) for v in vals):
+        return None
+    return [float(v) for v in vals]  # type: ignore[arg-type]
+
+
 def _distance(r: Mapping[str, Any]) -> tuple[float | None, float | None]:
     """Euclidean distance of ``(y_t, y_h)`` from the exact pair, with its propagated error."""
-    vals = [r.get(k) for k in ("y_t", "y_t_err", "y_h", "y_h_err", "y_t_exact", "y_h_exact")]
-    if any(v is None or not math.isfinite(v) for v in vals):
+    vals = _numbers(r, ("y_t", "y_t_err", "y_h", "y_h_err", "y_t_exact", "y_h_exact"))
+    if vals is None:
         return None, None
     yt, et, yh, eh, xt, xh = vals
     dt, dh = yt - xt, yh - xh
@@ -100,10 +108,10 @@ def _distance(r: Mapping[str, Any]) -> tuple[float | None, float | None]:
 
 
 def _diff(a: Mapping[str, Any], b: Mapping[str, Any], q: str) -> tuple[float | None, ...]:
-    vals = [a.get(q), a.get(f"{q}_err"), b.get(q), b.get(f"{q}_err")]
-    if any(v is None or not math.isfinite(v) for v in vals):
+    x, y = _numbers(a, (q, f"{q}_err")), _numbers(b, (q, f"{q}_err"))
+    if x is None or y is None:
         return None, None
-    return vals[0] - vals[2], math.hypot(vals[1], vals[3])
+    return x[0] - y[0], math.hypot(x[1], y[1])
 
 
 def _within_goal(row: Mapping[str, Any]) -> bool | None:
