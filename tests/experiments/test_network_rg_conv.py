@@ -47,6 +47,9 @@ def test_exponents_and_filter_within_sanity_bounds(result):
             assert 1.7 < yh["final"] < 2.0 and 0 < yh["final_err"] < 0.02
             g = s[rule]["G_quarter"]
             assert all(0 < x < 1 for x in g) and g[0] < g[-1]  # coarse spins correlate more
+    for who in ("data", "model"):
+        g = np.asarray(m[f"{who}_G"])
+        assert g[0] == pytest.approx(1.0, abs=1e-12) and np.all((g[1:] > 0) & (g[1:] < 1))
     rows = conv.claims(m)
     assert rows and all(set(r) == {"claim", "how", "result", "verdict"} for r in rows)
     assert {r["verdict"] for r in rows} <= {"agrees", "differs", "inconclusive"}

@@ -34,10 +34,6 @@ from .model import SpinRBM
 __all__ = ["ConvSpinRBM", "train_conv_rbm", "ConvTrainingHistory"]
 
 
-def _ln2cosh(x: torch.Tensor) -> torch.Tensor:
-    return x.abs() + torch.log1p(torch.exp(-2.0 * x.abs()))
-
-
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -196,12 +192,16 @@ class ConvSpinRBM:
     def free_energy_visible(self, v: Any) -> torch.Tensor:
         """``H^RBM(v) = -a sum v - sum_j ln 2cosh(c + (W * v)_j)``, ``(n,)`` (MS 12)."""
         vt = self._as(v, self.L, "v")
-        return -self.visible_bias * vt.sum((1, 2)) - _ln2cosh(self.hidden_field(vt)).sum((1, 2))
+        return -self.visible_bias * vt.sum((1, 2)) - SpinRBM.unit_log_partition(
+            self.hidden_field(vt)
+        ).sum((1, 2))
 
     def free_energy_hidden(self, h: Any) -> torch.Tensor:
         """``H^RBM(h) = -c sum h - sum_i ln 2cosh(a + (W^T h)_i)``, ``(n,)`` (MS 13)."""
         ht = self._as(h, self.coarse_side, "h")
-        return -self.hidden_bias * ht.sum((1, 2)) - _ln2cosh(self.visible_field(ht)).sum((1, 2))
+        return -self.hidden_bias * ht.sum((1, 2)) - SpinRBM.unit_log_partition(
+            self.visible_field(ht)
+        ).sum((1, 2))
 
     # ------------------------------------------------------------------ conditionals, sampling
     def hidden_probability(self, v: Any) -> torch.Tensor:

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ...io import read_npz, save_figure  # noqa: E402
 
@@ -45,6 +46,7 @@ def _exponents(folder: Path, m: dict) -> Path:
                             ls="-" if k == 0 else ":", label=f"{label}, L = {L}")  # fmt: skip
         ax.axhline(EXACT[q], color="k", ls="--", lw=0.8)
         ax.set_xlabel("RG level")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(q)
     axes[0].legend(fontsize=7)
     return save_figure(fig, folder / "conv_exponents.png", dpi=110, bbox_inches="tight")
@@ -93,6 +95,7 @@ def _couplings(folder: Path, m: dict) -> Path:
                 ax.errorbar(n, k, e, color=col, marker=mk, ls=ls, capsize=2,
                             label=f"{label} {key}")  # fmt: skip
     ax.set_xlabel("RG level")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("renormalized coupling")
     ax.set_title(f"couplings at K_c (pseudo-likelihood), L = {L}", fontsize=9)
     ax.legend(fontsize=7)
