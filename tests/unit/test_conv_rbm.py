@@ -147,3 +147,12 @@ def test_training_learns_ferromagnetic_filter():
     assert hist.reconstruction_error[-1] < hist.reconstruction_error[0]
     m2, _ = train_conv_rbm(s, 2, 2, seed=4, epochs=5, learning_rate=0.1, batch_size=20)
     assert torch.equal(m.weights, m2.weights)  # a fixed seed replays the run
+
+
+@pytest.mark.parametrize(("Lx", "b", "f"), [(8, 2, 2), (8, 2, 3), (9, 3, 5), (8, 2, 8)])
+def test_compiled_rule_field_equals_torch_field(Lx, b, f):
+    from kadanoff.rg.conv_rule import conv_field
+
+    m = ConvSpinRBM.random(Lx, b, f, seed=9)
+    v = np.random.default_rng(1).choice([-1, 1], size=(5, Lx, Lx)).astype(np.int8)
+    np.testing.assert_allclose(conv_field(m, v), m.hidden_field(v).numpy(), rtol=0, atol=1e-12)

@@ -15,16 +15,45 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
+from numba import njit, prange
 
 from .._rng import SeedLike, make_rng
 from ..rbm.conv import ConvSpinRBM
 from .coarse_graining import Compose, check_batch
 
-__all__ = ["ConvRBMRule", "MODES"]
+__all__ = ["ConvRBMRule", "MODES", "conv_field"]
 
 #: how coarse spins are made from the hidden field
 MODES = ("sample", "sign")
+
+
+@njit(parallel=True, cache=True)
+def _field_kernel(v, W, rows, cols, c, out):
+    """out[i, X, Y] = c + sum_{dx,dy} W[dx, dy] v[i, rows[X, dx], cols[Y, dy]]."""
+    n, Lc, f = out.shape[0], out.shape[1], W.shape[0]
+    for i in prange(n):
+        for X in range(Lc):
+            for Y in range(Lc):
+                s = c
+                for dx in range(f):
+                    r = rows[X, dx]
+                    for dy in range(f):
+                        s += W[dx, dy] * v[i, r, cols[Y, dy]]
+                out[i, X, Y] = s
+
+
+def conv_field(rbm: ConvSpinRBM, v: np.ndarray) -> np.ndarray:
+    """``c + (W * v)_j`` of ``(n, L, L)`` int8 spins, float64 ``(n, L/b, L/b)`` (compiled).
+
+    The same numbers as :meth:`ConvSpinRBM.hidden_field` (float64), without torch's copies.
+    """
+    p = rbm.numpy()
+    idx = (rbm.b * np.arange(rbm.coarse_side)[:, None] + rbm.offset + np.arange(rbm.f)) % rbm.L
+    out = np.empty((len(v), rbm.coarse_side, rbm.coarse_side))
+    if len(v):
+        _field_kernel(np.ascontiguousarray(v, dtype=np.int8), p["weights"], idx, idx,
+                      float(p["hidden_bias"]), out)  # fmt: skip
+    return out
 
 
 class ConvRBMRule:
@@ -35,17 +64,14 @@ class ConvRBMRule:
     rbm : ConvSpinRBM
         ``fine_shape = (L, L)``, ``coarse_shape = (L/b, L/b)`` of this machine.
     mode : ``"sample"`` or ``"sign"``
-    chunk : configurations per torch call (memory bound; results do not depend on it)
     """
 
-    def __init__(self, rbm: ConvSpinRBM, mode: str = "sample", *, chunk: int = 512) -> None:
+    def __init__(self, rbm: ConvSpinRBM, mode: str = "sample") -> None:
         if not isinstance(rbm, ConvSpinRBM):
             raise TypeError(f"ConvRBMRule needs a ConvSpinRBM, got {type(rbm).__name__}")
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
-        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-            raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
-        self.rbm, self.mode, self.chunk = rbm, mode, chunk
+        self.rbm, self.mode = rbm, mode
 
     @classmethod
     def example(cls) -> ConvRBMRule:
@@ -78,12 +104,7 @@ class ConvRBMRule:
         return (self.rbm.coarse_side, self.rbm.coarse_side)
 
     def _fields(self, v: Any) -> np.ndarray:
-        v = check_batch(v, self.fine_shape, "ConvRBMRule")
-        out = np.empty((len(v), *self.coarse_shape))
-        with torch.no_grad():
-            for i in range(0, len(v), self.chunk):
-                out[i : i + self.chunk] = self.rbm.hidden_field(v[i : i + self.chunk]).cpu().numpy()
-        return out
+        return conv_field(self.rbm, check_batch(v, self.fine_shape, "ConvRBMRule"))
 
     def coarse_grain(self, v: np.ndarray, *, seed: SeedLike) -> np.ndarray:
         """Coarse ±1 int8 spins ``(n, L/b, L/b)`` (module docstring; MS 9, 18-22)."""
