@@ -12,6 +12,10 @@ with jackknife errors, the renormalized couplings per level (pseudo-likelihood,
 :func:`kadanoff.rg.fit_couplings`) and the coarse correlation functions in units of original
 sites. The error of the distance gap ``|y_conv - exact| - |y_majority - exact|`` adds both
 jackknife errors in quadrature, which overstates it (the two rules see the same samples).
+
+Measured (PAPER, seed 0, 8 min 52 s on a shared 2-core machine): at L = 128, level 4, the conv
+rule gives y_t = 0.9963(37), y_h = 1.87410(21) against majority rule's 0.9986(30), 1.87466(20);
+at L = 64, level 3, 0.9879(28), 1.87292(19) against 0.9907(35), 1.87466(19).
 """
 
 from __future__ import annotations

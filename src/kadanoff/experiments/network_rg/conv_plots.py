@@ -36,7 +36,8 @@ def _filter(folder: Path) -> Path:
 
 def _exponents(folder: Path, m: dict) -> Path:
     sizes = list(m["sizes"])
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.2))
+    fig.subplots_adjust(wspace=0.32)
     for ax, q in zip(axes, EXACT, strict=True):
         for k, L in enumerate(sizes):
             for name, (col, mk, label) in STYLE.items():
