@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
+from coarse_graining_checks import CHECKS
 from kadanoff.rbm.conv import ConvSpinRBM
 from kadanoff.rg import CoarseGraining
 from kadanoff.rg.conv_rule import ConvRBMRule
@@ -50,3 +52,10 @@ def test_sign_mode_breaks_exact_ties_fairly():
     assert np.all(rule.coarse_mean(v[:1]) == 0)  # every block tied
     up = (rule.coarse_grain(v, seed=0) > 0).mean()
     assert abs(up - 0.5) < 4.5 * np.sqrt(0.25 / v.shape[0] / 4)
+
+
+@pytest.mark.parametrize("mode", ["sample", "sign"])
+@pytest.mark.parametrize("check", list(CHECKS))
+def test_meets_the_coarse_graining_contract(check, mode):
+    example = ConvRBMRule.example()
+    CHECKS[check](ConvRBMRule(example.rbm, mode))
