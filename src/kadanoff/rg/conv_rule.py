@@ -12,14 +12,16 @@ at every site, so one trained filter applies to any lattice size and at every le
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit, prange
 
 from .._rng import SeedLike, make_rng
-from ..rbm.conv import ConvSpinRBM
-from .coarse_graining import Compose, check_batch
+from .coarse_graining import Compose, check_batch, register_coarse_graining
+
+if TYPE_CHECKING:  # torch is imported only when a conv RBM is used, not when rules are listed
+    from ..rbm.conv import ConvSpinRBM
 
 __all__ = ["ConvRBMRule", "MODES", "conv_field"]
 
@@ -56,8 +58,10 @@ def conv_field(rbm: ConvSpinRBM, v: np.ndarray) -> np.ndarray:
     return out
 
 
+@register_coarse_graining("conv_rbm")
 class ConvRBMRule:
     """``h ~ p(h | v)`` (``"sample"``) or ``h = sign(c + W * v)`` (``"sign"``) of a conv RBM.
+    See theory.md 7.
 
     Parameters
     ----------
@@ -67,7 +71,9 @@ class ConvRBMRule:
     """
 
     def __init__(self, rbm: ConvSpinRBM, mode: str = "sample") -> None:
-        if not isinstance(rbm, ConvSpinRBM):
+        from ..rbm import conv
+
+        if not isinstance(rbm, conv.ConvSpinRBM):
             raise TypeError(f"ConvRBMRule needs a ConvSpinRBM, got {type(rbm).__name__}")
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
@@ -75,8 +81,13 @@ class ConvRBMRule:
 
     @classmethod
     def example(cls) -> ConvRBMRule:
-        """A small random machine (8 x 8 -> 4 x 4, f = 3), no training (conformance tests)."""
-        return cls(ConvSpinRBM.random(8, 2, 3, seed=0))
+        """A small random machine (8 x 8 -> 4 x 4, f = 3), no training (conformance tests).
+
+        See theory.md 7.
+        """
+        from ..rbm import conv
+
+        return cls(conv.ConvSpinRBM.random(8, 2, 3, seed=0))
 
     @classmethod
     def repeated(cls, rbm: ConvSpinRBM, L: int, levels: int, mode: str = "sample") -> Compose:
@@ -95,12 +106,12 @@ class ConvRBMRule:
 
     @property
     def fine_shape(self) -> tuple[int, ...]:
-        """``(L, L)`` of the machine's visible layer."""
+        """``(L, L)`` of the machine's visible layer (theory.md 7)."""
         return (self.rbm.L, self.rbm.L)
 
     @property
     def coarse_shape(self) -> tuple[int, ...]:
-        """``(L/b, L/b)`` of the machine's hidden layer."""
+        """``(L/b, L/b)`` of the machine's hidden layer (theory.md 7)."""
         return (self.rbm.coarse_side, self.rbm.coarse_side)
 
     def _fields(self, v: Any) -> np.ndarray:
@@ -117,6 +128,9 @@ class ConvRBMRule:
         return np.where(up, 1, -1).astype(np.int8)
 
     def coarse_mean(self, v: np.ndarray) -> np.ndarray:
-        """``E[h | v]``: ``tanh`` of the field (``"sample"``) or its sign (``"sign"``), float64."""
+        """``E[h | v]``: ``tanh`` of the field (``"sample"``) or its sign (``"sign"``), float64.
+
+        See theory.md 7.
+        """
         x = self._fields(v)
         return np.tanh(x) if self.mode == "sample" else np.sign(x)
