@@ -13,6 +13,7 @@ from ._lazy import lazy_attributes
 if TYPE_CHECKING:
     from . import exact
     from .ais import AISResult, ais_log_partition, base_visible_bias
+    from .conv import ConvSpinRBM, train_conv_rbm
     from .convert import (
         binary_to_spin_parameters,
         from_paper_convention,
@@ -36,6 +37,7 @@ _WHERE = {
     ),
     **dict.fromkeys(("AISResult", "ais_log_partition", "base_visible_bias"), "ais"),
     **dict.fromkeys(("save_model", "load_model"), "io"),
+    **dict.fromkeys(("ConvSpinRBM", "train_conv_rbm"), "conv"),
     "exact": "exact",
 }
 
@@ -44,6 +46,8 @@ __all__ = [
     "SpinRBM",
     "BinaryRBM",
     "rbm_class",
+    "ConvSpinRBM",
+    "train_conv_rbm",
     "to_paper_convention",
     "from_paper_convention",
     "spin_to_binary_parameters",

@@ -24,6 +24,13 @@ Structure (theory.md sections 2, 4, 5; everything float64 numpy, enumeration bas
   :mod:`~kadanoff.rg.mcrg_matrix` (``T = G^-1 F``, exponents), :mod:`~kadanoff.rg.mcrg`
   (sampling + measurement runs), :mod:`~kadanoff.rg.mcrg_couplings` (pseudo-likelihood
   couplings), :mod:`~kadanoff.rg.mcrg_flow` (coupling flow, matching for ``K_c``).
+- Learned coarse-grainings (issue 11, theory.md 7), each a :class:`CoarseGraining`:
+  :mod:`~kadanoff.rg.dbn_layer` (:class:`DBNLayerRule`, a trained DBN layer placed on the coarse
+  lattice by :mod:`~kadanoff.rg.placement`), :mod:`~kadanoff.rg.conv_rule` (:class:`ConvRBMRule`,
+  a convolutional spin RBM), :mod:`~kadanoff.rg.mi_rule` (:class:`MIRule`, a block filter that
+  maximizes the mutual information of :mod:`~kadanoff.rg.mutual_information`);
+  :mod:`~kadanoff.rg.rg_distance` (per-spin KL from an exact RG step) and
+  :mod:`~kadanoff.rg.rbm_flow` (the RBM flow v -> h -> v; imports torch, so not re-exported).
 
 Conventions: states are enumerated in :func:`kadanoff.spins.all_states` order, ``v`` are
 fine spins and ``h`` coarse (hidden) spins, energies in kadanoff's sign convention
@@ -34,15 +41,29 @@ from __future__ import annotations
 
 from . import coarse, decimation, machines, operators, projection, variational
 from .coarse import *  # noqa: F403
-from .coarse_graining import CoarseGraining, Compose, RBMLayer, block_rule
+from .coarse_graining import (
+    CoarseGraining,
+    Compose,
+    RBMLayer,
+    block_rule,
+    coarse_graining_class,
+    coarse_graining_classes,
+    register_coarse_graining,
+)
+from .conv_rule import ConvRBMRule
+from .dbn_layer import DBNLayerRule, dbn_steps
 from .decimation import *  # noqa: F403
 from .machines import *  # noqa: F403
 from .mcrg import exponents, measure
 from .mcrg_couplings import CouplingBasis, fit_couplings
 from .mcrg_flow import coupling_flow, match_critical_point
 from .mcrg_operators import OperatorSet
+from .mi_rule import BlockFilter, MIRule, train_filter
+from .mutual_information import exact_mutual_information
 from .operators import *  # noqa: F403
+from .placement import Placement, place_units
 from .projection import *  # noqa: F403
+from .rg_distance import Distance, exact_distance, network_distance, rbm_distance
 from .variational import *  # noqa: F403
 
 # every public name of the exact-RG modules, then a curated part of the Monte Carlo RG ones
@@ -57,6 +78,9 @@ __all__ = [
     "Compose",
     "RBMLayer",
     "block_rule",
+    "register_coarse_graining",
+    "coarse_graining_class",
+    "coarse_graining_classes",
     "OperatorSet",
     "measure",
     "exponents",
@@ -64,4 +88,17 @@ __all__ = [
     "fit_couplings",
     "coupling_flow",
     "match_critical_point",
+    "DBNLayerRule",
+    "dbn_steps",
+    "Placement",
+    "place_units",
+    "ConvRBMRule",
+    "MIRule",
+    "BlockFilter",
+    "train_filter",
+    "exact_mutual_information",
+    "Distance",
+    "exact_distance",
+    "rbm_distance",
+    "network_distance",
 ]

@@ -80,7 +80,7 @@ _REGISTERED: dict[str, type] = {}
 
 
 def register_coarse_graining(name: str) -> Callable[[_C], _C]:
-    """Class decorator: make a :class:`CoarseGraining` rule known under ``name``.
+    """Class decorator: make a :class:`CoarseGraining` rule known under ``name`` (theory.md 7).
 
     The class needs a classmethod ``example()`` returning a small valid instance (built in
     well under a second, no training), which the conformance test checks. Registering the
@@ -118,6 +118,7 @@ def unregister_coarse_graining(name: str) -> None:
 
 def coarse_graining_classes() -> dict[str, type]:
     """Every registered rule, ``name -> class``: those of the modules of :mod:`kadanoff.rg`
+    See theory.md 7.
     (each module whose source registers a rule is imported) and of modules imported elsewhere."""
     import importlib
     import pkgutil
@@ -133,7 +134,10 @@ def coarse_graining_classes() -> dict[str, type]:
 
 
 def coarse_graining_class(name: str) -> type:
-    """The rule class registered under ``name``; ``ValueError`` listing the names if none."""
+    """The rule class registered under ``name``; ``ValueError`` listing the names if none.
+
+    See theory.md 7.
+    """
     if name in _REGISTERED:
         return _REGISTERED[name]
     classes = coarse_graining_classes()

@@ -29,7 +29,7 @@ import numpy as np
 
 from .._rng import SeedLike, make_rng, spawn
 from ._common import rbm_arrays, spins_to_units
-from .coarse_graining import Compose, check_batch
+from .coarse_graining import Compose, check_batch, register_coarse_graining
 from .placement import Placement, place_units
 
 __all__ = ["DBNLayerRule", "dbn_steps", "dbn_layers", "MODES"]
@@ -57,6 +57,7 @@ def _square(n: int, what: str) -> tuple[int, int]:
     return (side, side)
 
 
+@register_coarse_graining("dbn_layer")
 class DBNLayerRule:
     """Hidden spins of DBN level ``level`` on the coarse lattice (theory.md 7).
 
@@ -141,7 +142,10 @@ class DBNLayerRule:
 
     @classmethod
     def example(cls) -> DBNLayerRule:
-        """A 4 x 4 -> 2 x 2 rule from an ideal, shuffled block RBM (no training; < 1 s)."""
+        """A 4 x 4 -> 2 x 2 rule from an ideal, shuffled block RBM (no training; < 1 s).
+
+        See theory.md 7.
+        """
         from ..rbm import SpinRBM
 
         L, Lc = 4, 2
@@ -156,12 +160,12 @@ class DBNLayerRule:
 
     @property
     def fine_shape(self) -> tuple[int, ...]:
-        """Shape of one input configuration (level ``from_level``)."""
+        """Shape of one input configuration (level ``from_level``) (theory.md 7)."""
         return self._fine
 
     @property
     def coarse_shape(self) -> tuple[int, ...]:
-        """Shape of one coarse configuration (level ``level``, placed)."""
+        """Shape of one coarse configuration (level ``level``, placed) (theory.md 7)."""
         return self._coarse
 
     def __repr__(self) -> str:
@@ -186,7 +190,7 @@ class DBNLayerRule:
 
     def _input(self, v: np.ndarray) -> np.ndarray:
         """Checked input as raw unit spins ``(n, n_in)`` int8 (input orientations undone)."""
-        s = check_batch(v, self._fine, "DBNLayerRule").reshape(len(v), -1)
+        s = check_batch(v, self._fine, "DBNLayerRule").reshape(len(v), int(np.prod(self._fine)))
         return s * self._in_signs if self._in_signs is not None else s
 
     def _orient(self, h: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from scipy import optimize
 
 from .._rng import SeedLike, make_rng, spawn
 from ..spins import all_states
-from .coarse_graining import check_batch
+from .coarse_graining import check_batch, register_coarse_graining
 from .mutual_information import (
     BlockGeometry,
     block_conditionals,
@@ -38,7 +38,10 @@ MODES = ("sign", "sigmoid")
 
 @dataclass(frozen=True)
 class BlockFilter:
-    """Weights over a block (``(b,)`` chain or ``(b, b)`` square), a bias and a mode."""
+    """Weights over a block (``(b,)`` chain or ``(b, b)`` square), a bias and a mode.
+
+    See theory.md 7.
+    """
 
     weights: np.ndarray
     bias: float = 0.0
@@ -55,28 +58,35 @@ class BlockFilter:
 
     @property
     def b(self) -> int:
-        """Block side."""
+        """Block side (theory.md 7)."""
         return int(self.weights.shape[0])
 
     def table(self) -> np.ndarray:
-        """``p(h = +1 | u)`` for every block state (:func:`~.mutual_information.filter_table`)."""
+        """``p(h = +1 | u)`` for every block state (:func:`~.mutual_information.filter_table`).
+
+        See theory.md 7.
+        """
         return filter_table(self.weights.reshape(-1), self.bias, mode=self.mode)
 
     def as_mode(self, mode: str) -> BlockFilter:
-        """The same weights and bias in another mode."""
+        """The same weights and bias in another mode (theory.md 7)."""
         return replace(self, mode=mode)
 
     def cosine_uniform(self) -> float:
-        """Cosine between the weights and the uniform (majority) filter."""
+        """Cosine between the weights and the uniform (majority) filter (theory.md 7)."""
         w = self.weights.reshape(-1)
         return float(w.sum() / (np.linalg.norm(w) * np.sqrt(w.size)))
 
     def concentration(self) -> float:
-        """``max |w_i| / sum |w_i|``: 1 for decimation, ``1 / b^d`` for a uniform filter."""
+        """``max |w_i| / sum |w_i|``: 1 for decimation, ``1 / b^d`` for a uniform filter.
+
+        See theory.md 7.
+        """
         a = np.abs(self.weights)
         return float(a.max() / a.sum())
 
 
+@register_coarse_graining("mutual_information")
 class MIRule:
     """One :class:`BlockFilter` on every ``b^d`` block of a ring ``(N,)`` or torus ``(L, L)``.
 
@@ -99,7 +109,10 @@ class MIRule:
 
     @classmethod
     def example(cls) -> MIRule:
-        """A small instance (8 x 8 torus, near-majority 2 x 2 sign filter), no training."""
+        """A small instance (8 x 8 torus, near-majority 2 x 2 sign filter), no training.
+
+        See theory.md 7.
+        """
         return cls((8, 8), BlockFilter(np.array([[1.0, 0.9], [0.8, 0.7]]), 0.0, "sign"))
 
     @property
@@ -113,7 +126,10 @@ class MIRule:
         return tuple(n // self.filter.b for n in self._fine)
 
     def local_field(self, v: np.ndarray) -> np.ndarray:
-        """``x = weights . v_block + bias`` for every block: ``(n, *coarse_shape)`` float64."""
+        """``x = weights . v_block + bias`` for every block: ``(n, *coarse_shape)`` float64.
+
+        See theory.md 7.
+        """
         v = check_batch(v, self._fine, "MIRule").astype(np.float64)
         b, w = self.filter.b, self.filter.weights
         if v.ndim == 2:
@@ -170,6 +186,7 @@ def train_filter(
     seed: SeedLike,
 ) -> TrainedFilter:
     """The block filter maximizing ``I(H : E)`` on ``samples`` ``(n, N)`` or ``(n, L, L)``.
+    See theory.md 7.
 
     ``objective="closed_form"`` (needs the coupling ``K``): ``I`` from the exact block
     conditionals (:func:`~.mutual_information.block_conditionals`); ``"bound"``: the

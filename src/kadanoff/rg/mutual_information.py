@@ -184,7 +184,10 @@ def _check_table(table: np.ndarray, geom: BlockGeometry) -> np.ndarray:
 
 
 def exact_mutual_information(K: float, geom: BlockGeometry, table: np.ndarray) -> float:
-    """``I(H : E)`` in nats by enumerating every state of the ring or torus (<= 24 sites)."""
+    """``I(H : E)`` in nats by enumerating every state of the ring or torus (<= 24 sites).
+
+    See theory.md 7.
+    """
     q = _check_table(table, geom)
     N = int(np.prod(geom.shape))
     s = all_states(N)

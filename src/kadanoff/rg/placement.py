@@ -144,7 +144,7 @@ def random_within_one(
 
 @dataclass(frozen=True)
 class Placement:
-    """Where the hidden units of one layer sit on the coarse lattice.
+    """Where the hidden units of one layer sit on the coarse lattice (theory.md 7).
 
     Attributes
     ----------
@@ -177,35 +177,42 @@ class Placement:
 
     @property
     def placed_signs(self) -> np.ndarray:
-        """Orientations in coarse-site order, ``signs[permutation]`` (int8)."""
+        """Orientations in coarse-site order, ``signs[permutation]`` (int8) (theory.md 7).
+
+        See theory.md 7.
+        """
         return self.signs[self.permutation]
 
     @property
     def n_units(self) -> int:
+        """Number of hidden units placed (theory.md 7)."""
         return int(self.permutation.shape[0])
 
     @property
     def within_one(self) -> float:
-        """Share of all units within one fine site of their grid point."""
+        """Share of all units within one fine site of their grid point (theory.md 7)."""
         return float(np.mean(self.distances <= 1.0))
 
     @property
     def within_one_active(self) -> float:
-        """The same share among the units not switched off (nan if none is active)."""
+        """The same share among the units not switched off (nan if none is active) (theory.md 7)."""
         return float(np.mean(self.distances[self.active] <= 1.0)) if self.active.any() else np.nan
 
     @property
     def switched_off(self) -> int:
-        """Number of units switched off (field norm below the threshold)."""
+        """Number of units switched off (field norm below the threshold) (theory.md 7)."""
         return int(np.sum(~self.active))
 
     @property
     def mean_distance(self) -> float:
-        """Mean distance to the assigned grid point over active units (fine sites)."""
+        """Mean distance to the assigned grid point over active units (fine sites) (theory.md 7)."""
         return float(np.mean(self.distances[self.active])) if self.active.any() else np.nan
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready numbers: units, within-one shares, switched-off count, mean distance."""
+        """JSON-ready numbers: units, within-one shares, switched-off count, mean distance.
+
+        See theory.md 7.
+        """
         return {
             "n_units": self.n_units,
             "within_one": self.within_one,

@@ -78,6 +78,7 @@ class Distance:
     ais_effective_chains: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-able dict (theory.md 7)."""
         return asdict(self)
 
 
@@ -143,7 +144,10 @@ def _as_rbm(obj: Any) -> Any:
 
 
 def exact_distance(p_data: Any, rbm: Any) -> Distance:
-    """Exact ``KL(P || p_RBM) / N`` by enumeration, ``p_data (2^N,)`` in all_states order."""
+    """Exact ``KL(P || p_RBM) / N`` by enumeration, ``p_data (2^N,)`` in all_states order.
+
+    See theory.md 7.
+    """
     from ..rbm import exact
 
     model = _as_rbm(rbm)
@@ -251,6 +255,8 @@ def rbm_distance(
     device: str = "cpu",
 ) -> Distance:
     """``KL(P || p_RBM) / N`` of one layer from data samples, AIS and the exact ``ln Z_Ising``.
+
+    See theory.md 7.
 
     Parameters
     ----------
