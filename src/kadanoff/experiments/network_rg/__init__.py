@@ -49,7 +49,7 @@ from ..report import Section, Table
 __all__ = ["PARTS", "SUMMARY", "VERDICTS", "Config", "NetworkRG", "load_part", "part_seed"]
 
 #: the part driver modules, in report order
-PARTS: tuple[str, ...] = ("mi", "dbn", "flow")
+PARTS: tuple[str, ...] = ("mi", "dbn", "conv", "flow")
 
 #: the metrics key of the cross-part summary (no part may have this name)
 SUMMARY = "summary"
