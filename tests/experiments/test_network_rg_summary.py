@@ -83,6 +83,7 @@ def test_section_tables_figures_and_metrics(parts, tmp_path):
     assert "Summary across rules" in html and "skipped: beta" in html
     assert "<caption>MCRG exponents at K_c" in html and "<caption>Distance from an exact RG" in html
     assert "hyperparameters (alpha)" in html and "3.0 of 64" in html
+    assert "net level 1 (3.0 of 64)" in html  # few AIS effective chains: flagged unreliable
     assert 'alt="Coupling flow: learned rules and majority rule"' in html
     assert html.count('alt="Fake part alpha: alpha histogram"') == 2  # summary and own section
     _, images = decode_images(html)

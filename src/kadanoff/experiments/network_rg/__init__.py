@@ -230,13 +230,13 @@ class NetworkRG(Experiment):
         subsections = [
             Section(
                 title=_title(key, mod), paragraphs=[mod.reading(metrics[key])], figures=figures[key]
-            )  # fmt: skip
+            )
             for key, mod in self._parts(folder)
         ]
         if subsections:
             summary = metrics.get(SUMMARY) or self._summary(folder, metrics)
             shown = [
-                f for key, names in summary["figures"].items() for f in figures.get(key, [])
+                f for key, names in summary.get("figures", {}).items() for f in figures.get(key, [])
                 if Path(f[0]).name in names
             ]  # fmt: skip
             subsections.insert(0, Section(

@@ -11,7 +11,9 @@ a coarse lattice by placing its units at their receptive-field centres (optimal 
    upper bound for deeper levels; and an exact check on a 4 x 4 torus, where enumeration gives
    the true KL of a trained layer and of a trained two-level network;
 3. Monte Carlo RG exponents ``y_t``, ``y_h`` at ``K_c`` of DBN levels 1-2 (the same
-   :func:`kadanoff.rg.mcrg.measure` and :func:`~kadanoff.rg.mcrg.exponents` as the majority rule);
+   :func:`kadanoff.rg.mcrg.measure` and :func:`~kadanoff.rg.mcrg.exponents` as the majority rule),
+   and the renormalized couplings per level fitted to the same MCRG configurations
+   (:func:`kadanoff.rg.fit_couplings`, ``keep`` of them per level);
 4. coarse correlation functions on held-out data at the training coupling, in units of
    original sites (DBN levels sampled and sign-of-mean, majority rule at the same scale).
 

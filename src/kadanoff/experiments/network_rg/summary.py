@@ -256,4 +256,20 @@ def reading_of(summary: Mapping[str, Any]) -> str:
             f"inconclusive (an error above {GOAL}); the distances from the exact (1, 15/8) are "
             "in the table. Pairs on smaller coarse lattices are listed but not counted."
         )
+    weak = [
+        r for r in summary.get("kl", [])
+        if r.get("ais_effective_chains") is not None and r.get("ais_chains")
+        and r["ais_effective_chains"] < r["ais_chains"] / 4
+    ]  # fmt: skip
+    if weak:
+        parts.append(
+            "KL values resting on an AIS run with fewer than a quarter of its chains effective "
+            "are unreliable (ln Z of the network is doubtful): "
+            + "; ".join(
+                f"{r['network']} level {r['level']} ({r['ais_effective_chains']:.1f} of "
+                f"{r['ais_chains']})"
+                for r in weak
+            )  # fmt: skip
+            + "."
+        )
     return " ".join(parts)
