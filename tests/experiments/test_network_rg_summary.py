@@ -35,7 +35,8 @@ def _with_summary(key: str):
         return m
 
     def summary(m):
-        common = {"L": 16, "level": 1, "small_lattice": False, "y_t_exact": 1.0,
+        common = {"L": 16, "level": 1, "small_lattice": False, "same_configurations": True,
+                  "y_t_exact": 1.0,
                   "y_h_exact": 15 / 8, "y_t_err": 0.01, "y_h_err": 0.002}  # fmt: skip
         cpl = {"L": 16, "levels": [0, 1], "K_nn": m["K_nn"], "K_nn_err": [0.01, 0.01],
                "K_nnn": [0.0, 0.05], "K_nnn_err": [0.01, 0.01], "K_field": [0.0, None],
@@ -72,6 +73,7 @@ def test_section_tables_figures_and_metrics(parts, tmp_path):
     assert s["contributors"] == ["alpha"] and s["skipped"] == ["beta"]
     (row,) = s["exponent_table"]  # the learned rule beside majority at the same L and level
     assert row["y_t"] == a["y_t"] and row["majority_y_h"] == a["maj_y_h"]
+    assert row["same_configurations"] is True
     assert math.isclose(row["y_t_minus_majority"], a["y_t"] - a["maj_y_t"], abs_tol=1e-12)
     assert math.isclose(row["y_t_minus_majority_err"], math.hypot(0.01, 0.01), abs_tol=1e-12)
     d = math.hypot(a["y_t"] - 1.0, a["y_h"] - 15 / 8)
@@ -115,6 +117,7 @@ def test_exponent_table_pairs_within_a_part_and_judges_the_goal():
     err = math.hypot(dt * 0.01, dh * 0.001) / d
     assert math.isclose(t["near"]["distance_exact_err"], err, abs_tol=1e-12)
     assert math.isclose(t["near"]["majority_distance_exact"], 0.005, abs_tol=1e-12)
+    assert t["near"]["same_configurations"] is False  # not stated: not claimed
 
 
 def test_bad_summaries_are_refused(monkeypatch, tmp_path):

@@ -200,7 +200,8 @@ def summary(metrics: dict[str, Any]) -> dict[str, Any]:
             r = s[name]
             for i, lv in enumerate(r["y_t"]["levels"]):
                 row: dict[str, Any] = {"rule": rule, "L": int(L), "level": lv,
-                                       "small_lattice": r["y_t"]["flagged"][i]}  # fmt: skip
+                                       "small_lattice": r["y_t"]["flagged"][i],
+                                       "same_configurations": s["same_data"]}  # fmt: skip
                 for q, ex in EXACT.items():
                     row[q], row[f"{q}_err"] = r[q]["values"][i], r[q]["errors"][i]
                     row[f"{q}_exact"] = ex

@@ -176,6 +176,7 @@ def summary_of(m: dict[str, Any]) -> dict[str, Any]:
                 "y_t": mc[f"{name}_y_t"][i], "y_t_err": mc[f"{name}_y_t_err"][i],
                 "y_h": mc[f"{name}_y_h"][i], "y_h_err": mc[f"{name}_y_h_err"][i],
                 "y_t_exact": mc.get("y_t_exact"), "y_h_exact": mc.get("y_h_exact"),
+                "same_configurations": False,  # each rule's MCRG has its own stream
             })  # fmt: skip
         if f"{name}_couplings" in mc:
             c = mc[f"{name}_couplings"]

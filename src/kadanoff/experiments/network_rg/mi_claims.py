@@ -232,6 +232,7 @@ def summary_of(m: dict[str, Any]) -> dict[str, Any]:
                 "y_t": r["y_t_by_step"][i], "y_t_err": r["y_t_by_step_err"][i],
                 "y_h": r["y_h_by_step"][i], "y_h_err": r["y_h_by_step_err"][i],
                 "y_t_exact": r["y_t_exact"], "y_h_exact": r["y_h_exact"],
+                "same_configurations": True,  # every rule replays one seed
             })  # fmt: skip
         n = len(r["K_nn_by_level"])
         c = {"rule": name, "L": L_, "levels": list(range(n))}

@@ -68,7 +68,7 @@ def plot_coupling_flow(summary_json: Path, path: Path) -> Path | None:
     fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=7)
     fig.suptitle(
         "Renormalized couplings per level (pseudo-likelihood), learned rules (solid) and "
-        "majority rule (dashed, same configurations); dotted: K_c and 0, star: (K_c, 0)",
+        "majority rule (dashed, each part's own data); dotted: K_c and 0, star: (K_c, 0)",
         fontsize=9,
     )
     fig.tight_layout(rect=(0, 0.08 + 0.03 * (len(labels) // 4), 1, 0.95))
