@@ -83,14 +83,15 @@ def test_parts_run_into_subfolders_with_their_own_seeds(parts, tmp_path):
     m = _run(tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     r = saved["network_rg"]
-    assert set(r) == {"alpha", "beta"} and r["alpha"]["nan"] is None  # strict JSON
+    assert set(r) == {"alpha", "beta", "summary"} and r["alpha"]["nan"] is None  # strict JSON
+    assert r["summary"]["skipped"] == ["alpha", "beta"]  # the fake parts have no summary()
     assert r["alpha"]["mean"] == m["network_rg"]["alpha"]["mean"]
     for key in ("alpha", "beta"):
         assert (tmp_path / "network_rg" / key / "x.npz").exists()
         done = json.loads((tmp_path / "network_rg" / key / "config.json").read_text())
         assert done["finished"] and done["seconds"] >= 0  # each part's time, for the budget
         assert abs(r[key]["mean"]) < 5 * r[key]["mean_err"]
-    seeds = {k: r[k]["seed"] for k in r}
+    seeds = {k: r[k]["seed"] for k in ("alpha", "beta")}
     assert seeds["alpha"] != seeds["beta"]
     # a part's seed depends on the run's seed and its own name only, not on the other parts
     assert (

@@ -68,3 +68,19 @@ def test_plots_decode(result):
 def test_config_rejects_bad_levels():
     with pytest.raises(ValueError, match="levels"):
         conv.Config(sizes=(32,), levels=(4,))
+
+
+def test_summary_rows_are_the_metrics(result):
+    """network_rg summary: exponents per level and couplings per level of both rules."""
+    _, m = result
+    s = conv.summary(m)
+    for L, size in m["sizes"].items():
+        for rule, key in (("conv RBM (sample)", "conv"), ("majority", "majority")):
+            r = size[key]
+            rows = [x for x in s["exponents"] if x["rule"] == rule and x["L"] == int(L)]
+            assert [x["level"] for x in rows] == r["y_t"]["levels"]
+            assert [x["y_h"] for x in rows] == r["y_h"]["values"]
+            (c,) = [x for x in s["couplings"] if x["rule"] == rule and x["L"] == int(L)]
+            assert c["K_nn"][0] == r["couplings"][0]["K_nn"] and len(c["levels"]) == len(
+                r["couplings"]
+            )

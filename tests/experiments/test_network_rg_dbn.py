@@ -127,3 +127,26 @@ def test_a_singular_level_loses_only_itself(run, monkeypatch):
     for name in ("dbn", "majority"):
         assert out[f"{name}_y_h"][0] is not None and out[f"{name}_y_h"][1] is None
         assert "singular" in out[f"{name}_singular_level_2"]
+
+
+def test_summary_rows_are_the_metrics(run):
+    """network_rg summary: exponents and couplings of DBN (both modes) and majority rule by
+    level, KL rows with their kind; the same numbers as the metrics."""
+    _, m = run
+    s = dbn.summary(m)
+    mc = m["mcrg"]
+    rules = {"majority", "DBN (sample)", "DBN (sign)"}
+    assert {r["rule"] for r in s["exponents"]} == {r["rule"] for r in s["couplings"]} == rules
+    (row,) = [r for r in s["exponents"] if r["rule"] == "majority" and r["level"] == 1]
+    assert (row["y_t"], row["y_h"], row["L"]) == (mc["majority_y_t"][0], mc["majority_y_h"][0], 8)
+    (c,) = [r for r in s["couplings"] if r["rule"] == "majority"]
+    assert c["levels"] == [0, 1, 2] and c["K_nn"] == mc["majority_couplings"]["K_nn"]
+    # level 0 is the fine lattice at K_c: the fit finds K_nn = K_c, no nnn coupling
+    from kadanoff.ising import K_CRITICAL
+
+    assert abs(c["K_nn"][0] - K_CRITICAL) < 5 * c["K_nn_err"][0]
+    assert abs(c["K_nnn"][0]) < 5 * c["K_nnn_err"][0]
+    kinds = {(r["network"].split(",")[0], r["level"]): r["kind"] for r in s["kl"]}
+    assert kinds[("DBN 8x8", 1)] == "estimate" and kinds[("DBN 8x8", 2)] == "upper_bound"
+    (k1,) = [r for r in s["kl"] if r["network"].startswith("DBN 8x8") and r["level"] == 1]
+    assert k1["value"] == m["kl"]["level1"]["value"] and k1["ais_chains"] == dbn.QUICK.ais_chains

@@ -86,3 +86,14 @@ def test_config_rejects_bad_input():
                     settings=(flow.Setting(4),), n_seeds=1)  # fmt: skip
     assert len(flow.PAPER.settings) >= 3 and flow.PAPER.n_seeds >= 3 and flow.PAPER.L == 16
     assert min(flow.PAPER.temperatures) == 1 and max(flow.PAPER.temperatures) == 4
+
+
+def test_summary_table_and_figure(run):
+    """network_rg summary: one table row per setting and mode, the sampled-flow figure."""
+    folder, m = run
+    s = flow.summary(m)
+    (t,) = s["tables"]
+    assert len(t["rows"]) == len(m["table"]) and all(len(r) == len(t["header"]) for r in t["rows"])
+    assert [r[0] for r in t["rows"]] == [r["setting"] for r in m["table"]]
+    assert s["figures"] == ["rbm_flow_sample.png"]
+    assert "rbm_flow_sample.png" in [p.name for p in flow.plot(folder)]

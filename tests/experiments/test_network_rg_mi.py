@@ -100,3 +100,19 @@ def test_buffered_variant_small():
     out = mi._buffered(config, x[:20], x[20:])
     assert out["samples"] == 20 and -1 <= out["cosine_uniform"] <= 1
     assert abs(out["sign-majority"]) < math.log(2) and out["sign-majority_err"] >= 0
+
+
+def test_summary_rows_are_the_metrics(quick):
+    """network_rg summary: one exponent row per rule and step, couplings per level, same numbers."""
+    _, m = quick
+    s = mi.summary(m)
+    rules = {"majority", "MI rule (c = 0)", "MI rule (free bias)"}
+    assert {r["rule"] for r in s["exponents"]} == {r["rule"] for r in s["couplings"]} == rules
+    for L in mi.QUICK.mcrg_L:
+        r = m["mcrg"][f"L{L}_mi_symmetric"]
+        (row,) = [x for x in s["exponents"] if x["rule"] == "MI rule (c = 0)" and x["L"] == L
+                  and x["level"] == r["level"]]  # fmt: skip
+        assert (row["y_t"], row["y_h_err"]) == (r["y_t"], r["y_h_err"])
+        assert (row["y_t_exact"], row["y_h_exact"]) == (1.0, 15 / 8)
+        (c,) = [x for x in s["couplings"] if x["rule"] == "MI rule (c = 0)" and x["L"] == L]
+        assert c["K_nn"][1] == r["K_nn_level1"] and c["levels"][0] == 0

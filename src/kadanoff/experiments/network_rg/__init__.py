@@ -13,7 +13,16 @@ A part module defines exactly:
 - ``plot(folder) -> list[Path]``: PNGs from the saved files only;
 - ``claims(metrics) -> list[dict]`` with keys ``claim``, ``how``, ``result`` and ``verdict``
   (one of :data:`VERDICTS`);
-- ``reading(metrics) -> str``: a plain-language paragraph.
+- ``reading(metrics) -> str``: a plain-language paragraph;
+- optionally ``summary(metrics) -> dict``: rows for the cross-part summary (exponents beside
+  majority rule, couplings per level, KL per level, tables, figures; keys documented in
+  :mod:`.summary`). A part without it is listed as skipped in the summary's reading.
+
+The summary (:func:`.summary.collect`) is saved as ``summary.json`` and carried in the metrics
+under ``network_rg.summary``; the section opens with it: the exponents table, the KL-per-layer
+table, the parts' own summary tables, the coupling-flow figure (:mod:`.summary_plots`: every
+rule's renormalized couplings per level, network and block-spin flows on one plot) and the
+figures the parts name (e.g. the RBM flow).
 
 An entry of :data:`PARTS` is a module name, relative to this package (``"mi"``) or absolute.
 A part's seed is an int drawn from the stream spawned for its name (:func:`part_seed`), so it
@@ -37,10 +46,13 @@ from ..base import Experiment, Figure, Report, config_dict, is_done, load_metric
 from ..registry import register_experiment
 from ..report import Section, Table
 
-__all__ = ["PARTS", "VERDICTS", "Config", "NetworkRG", "load_part", "part_seed"]
+__all__ = ["PARTS", "SUMMARY", "VERDICTS", "Config", "NetworkRG", "load_part", "part_seed"]
 
-#: the part driver modules, in report order (filled in as the issue-11 parts land)
-PARTS: tuple[str, ...] = ()
+#: the part driver modules, in report order
+PARTS: tuple[str, ...] = ("mi", "dbn", "conv", "flow")
+
+#: the metrics key of the cross-part summary (no part may have this name)
+SUMMARY = "summary"
 
 VERDICTS = ("agrees", "differs", "inconclusive")
 
@@ -133,6 +145,8 @@ class NetworkRG(Experiment):
         metrics: dict[str, Any] = {}
         for name, part_config in config.parts:
             key = _key(name)
+            if key == SUMMARY:
+                raise ValueError(f"rename the part {name!r}: {SUMMARY!r} is the summary's key")
             sub = folder / key
             sub.mkdir(parents=True, exist_ok=True)
             run = _PartRun(part_config, part_seed(seed, name))
@@ -147,7 +161,18 @@ class NetworkRG(Experiment):
             mark_done(sub, f"{NAME}.{key}", run, m, seconds=time.perf_counter() - t0)
             metrics[key] = m
         write_json(folder / "parts.json", [[_key(n), n] for n, _ in config.parts])
+        if metrics:
+            metrics[SUMMARY] = self._summary(folder, metrics)
         return metrics
+
+    def _summary(self, folder: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+        """The cross-part summary of the parts' metrics, saved as ``summary.json``."""
+        from .summary import collect
+
+        parts = {k: m for k, m in metrics.items() if k != SUMMARY}
+        summary = strict_json(collect(parts, dict(self._parts(folder))))
+        write_json(folder / "summary.json", summary)
+        return summary
 
     def _parts(self, folder: Path) -> list[tuple[str, ModuleType]]:
         import json
@@ -155,8 +180,18 @@ class NetworkRG(Experiment):
         return [(k, load_part(n)) for k, n in json.loads((folder / "parts.json").read_text())]
 
     def plot(self, folder: Path) -> list[Figure]:
-        """Every part's figures, from its subfolder's saved files."""
-        return [f for key, mod in self._parts(folder) for f in self._figures(folder, key, mod)]
+        """The coupling-flow figure and every part's figures, from the saved files."""
+        parts = [f for key, mod in self._parts(folder) for f in self._figures(folder, key, mod)]
+        return self._flow_figure(folder) + parts
+
+    @staticmethod
+    def _flow_figure(folder: Path) -> list[Figure]:
+        from .summary_plots import plot_coupling_flow
+
+        if not (folder / "summary.json").exists():
+            return []
+        p = plot_coupling_flow(folder / "summary.json", folder / "coupling_flow.png")
+        return [] if p is None else [(p, "Coupling flow: learned rules and majority rule")]
 
     @staticmethod
     def _figures(folder: Path, key: str, mod: ModuleType) -> list[Figure]:
@@ -170,6 +205,8 @@ class NetworkRG(Experiment):
         (its claims are the paper's)."""
         rows = []
         for key, m in metrics.items():
+            if key == SUMMARY:
+                continue
             mod = self._module(key)
             rows += [_verdict(key, row) for row in mod.claims(m)]
         table = Table(
@@ -184,16 +221,29 @@ class NetworkRG(Experiment):
         return load_part(names.get(key, key))
 
     def section(self, folder: Path, metrics: dict[str, Any], config: Any) -> Section:
-        """Introduction, the one claims table, then per part its reading and figures."""
+        """Introduction, the one claims table, the summary across parts, then per part its
+        reading and figures."""
+        from .summary import reading_of, tables_of
+
         rep = self.report(metrics)
+        figures = {key: self._figures(folder, key, mod) for key, mod in self._parts(folder)}
         subsections = [
             Section(
-                title=_title(key, mod),
-                paragraphs=[mod.reading(metrics[key])],
-                figures=self._figures(folder, key, mod),
+                title=_title(key, mod), paragraphs=[mod.reading(metrics[key])], figures=figures[key]
             )
             for key, mod in self._parts(folder)
         ]
+        if subsections:
+            summary = metrics.get(SUMMARY) or self._summary(folder, metrics)
+            shown = [
+                f for key, names in summary.get("figures", {}).items() for f in figures.get(key, [])
+                if Path(f[0]).name in names
+            ]  # fmt: skip
+            subsections.insert(0, Section(
+                title="Summary across rules: exponents, distance from an exact RG step, flows",
+                paragraphs=[reading_of(summary)], tables=tables_of(summary),
+                figures=self._flow_figure(folder) + shown,
+            ))  # fmt: skip
         paragraphs = list(rep.paragraphs)
         if not subsections:
             paragraphs.append("No part has been added yet (network_rg.PARTS is empty).")

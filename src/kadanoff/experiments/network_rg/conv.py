@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Config", "QUICK", "PAPER", "compute", "plot", "claims", "reading"]
+__all__ = ["Config", "QUICK", "PAPER", "compute", "plot", "claims", "reading", "summary"]
 
 EXACT = {"y_t": 1.0, "y_h": 15 / 8}
 RULES = ("conv", "majority")
@@ -188,6 +188,31 @@ def plot(folder: Path) -> list[Path]:
     from .conv_plots import plot_all
 
     return plot_all(Path(folder))
+
+
+def summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Rows for the network_rg summary (:mod:`.summary`): exponents by level and couplings per
+    level of the conv rule and majority rule on the same configurations, every lattice."""
+    names = {"conv": f"conv RBM ({metrics['config']['mode']})", "majority": "majority"}
+    exps, cpls = [], []
+    for L, s in metrics["sizes"].items():
+        for name, rule in names.items():
+            r = s[name]
+            for i, lv in enumerate(r["y_t"]["levels"]):
+                row: dict[str, Any] = {"rule": rule, "L": int(L), "level": lv,
+                                       "small_lattice": r["y_t"]["flagged"][i],
+                                       "same_configurations": s["same_data"]}  # fmt: skip
+                for q, ex in EXACT.items():
+                    row[q], row[f"{q}_err"] = r[q]["values"][i], r[q]["errors"][i]
+                    row[f"{q}_exact"] = ex
+                exps.append(row)
+            fits = [c or {} for c in r["couplings"]]
+            c_row: dict[str, Any] = {"rule": rule, "L": int(L), "levels": list(range(len(fits)))}
+            for c in ("nn", "nnn", "field"):
+                c_row[f"K_{c}"] = [f.get(f"K_{c}") for f in fits]
+                c_row[f"K_{c}_err"] = [f.get(f"K_{c}_error") for f in fits]
+            cpls.append(c_row)
+    return {"exponents": exps, "couplings": cpls}
 
 
 def _verdict(gap: float, err: float, goal: float) -> str:

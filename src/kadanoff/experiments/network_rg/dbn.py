@@ -11,7 +11,9 @@ a coarse lattice by placing its units at their receptive-field centres (optimal 
    upper bound for deeper levels; and an exact check on a 4 x 4 torus, where enumeration gives
    the true KL of a trained layer and of a trained two-level network;
 3. Monte Carlo RG exponents ``y_t``, ``y_h`` at ``K_c`` of DBN levels 1-2 (the same
-   :func:`kadanoff.rg.mcrg.measure` and :func:`~kadanoff.rg.mcrg.exponents` as the majority rule);
+   :func:`kadanoff.rg.mcrg.measure` and :func:`~kadanoff.rg.mcrg.exponents` as the majority rule),
+   and the renormalized couplings per level fitted to the same MCRG configurations
+   (:func:`kadanoff.rg.fit_couplings`, ``keep`` of them per level);
 4. coarse correlation functions on held-out data at the training coupling, in units of
    original sites (DBN levels sampled and sign-of-mean, majority rule at the same scale).
 
@@ -58,6 +60,7 @@ class Config:
     mcrg_samples: int = 1500
     mcrg_operators: tuple[str, ...] | None = ("nn", "nnn", "field", "three")  # None: all
     mode: str = "sample"
+    keep: int = 300  # MCRG configurations per level kept for the coupling fits
 
     def __post_init__(self) -> None:
         sides = [int(round(np.sqrt(h))) for h in self.hidden]
@@ -76,7 +79,7 @@ QUICK = Config()
 PAPER = Config(
     L=40, n_samples=20_000, kl_samples=5000, hidden=(400, 100, 25), preset="mehta-schwab",
     epochs=200, ais_chains=100, ais_betas=10_000, exact_samples=20_000, exact_epochs=30,
-    mcrg_samples=50_000, mcrg_operators=None,
+    mcrg_samples=50_000, mcrg_operators=None, keep=2000,
 )  # fmt: skip
 
 
@@ -217,6 +220,7 @@ def _mcrg(layers, placements, config: Config, seed: Any, progress: bool) -> dict
     from ...rg.dbn_layer import dbn_steps
     from ...rg.mcrg import exponents, measure
     from ...rg.mcrg_matrix import MIN_COARSE_SIDE
+    from .summary import level_couplings
 
     n = config.mcrg_levels
     other = "sign" if config.mode == "sample" else "sample"
@@ -241,7 +245,10 @@ def _mcrg(layers, placements, config: Config, seed: Any, progress: bool) -> dict
         for depth, s_depth in zip(range(n, 0, -1), spawn(s, n), strict=True):
             sub = Compose(rule.rules[:depth])
             res = measure(config.L, K_CRITICAL, sub, config.mcrg_samples, seed=s_depth,
-                          progress=progress, operators=config.mcrg_operators)  # fmt: skip
+                          progress=progress, operators=config.mcrg_operators,
+                          keep=config.keep if depth == n else 0)  # fmt: skip
+            if depth == n:  # renormalized couplings, levels 0..n, from the same configurations
+                out[f"{name}_couplings"] = level_couplings(res.kept)
             try:
                 tables = [t.to_dict() for t in exponents(res)]
             except ValueError as exc:
@@ -251,6 +258,7 @@ def _mcrg(layers, placements, config: Config, seed: Any, progress: bool) -> dict
                 q = d["quantity"]
                 out[f"{name}_{q}"][:depth] = _finite(d[f"{q}_full_set"])
                 out[f"{name}_{q}_err"][:depth] = _finite(d[f"{q}_full_set_error"])
+                out[f"{q}_exact"] = d["exact"]
             break
     return out
 
@@ -322,6 +330,13 @@ def compute(config: Config, folder: Path, *, seed: int, device: str = "cpu",
                    "exact_s": t_exact - t_kl, "mcrg_s": t_mcrg - t_exact,
                    "total_s": time.perf_counter() - t0},
     }  # fmt: skip
+
+
+def summary(m: dict[str, Any]) -> dict[str, Any]:
+    """Rows for the network_rg summary (:mod:`.summary`): exponents, couplings, KL by level."""
+    from .dbn_claims import summary_of
+
+    return summary_of(m)
 
 
 def plot(folder: Path) -> list[Path]:

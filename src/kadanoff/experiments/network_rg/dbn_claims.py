@@ -158,3 +158,45 @@ def reading_of(m: dict[str, Any]) -> str:
         "exponents differ from the majority rule's, its coarse-graining is not doing "
         f"block-spin RG at this training.{caveat}"
     )
+
+
+def summary_of(m: dict[str, Any]) -> dict[str, Any]:
+    """:mod:`.summary` rows: exponents and couplings per level of the DBN (both coarse-spin
+    modes) and majority rule on the same lattice, and KL per spin by level (and the 4 x 4
+    check: exact beside estimate / bound)."""
+    mc, L = m["mcrg"], m["L"]
+    labels = {"majority": "majority", "dbn": f"DBN ({m['mode']})"}
+    names = [k[: -len("_y_t")] for k in mc if k.endswith("_y_t")]
+    exps, cpls = [], []
+    for name in names:
+        rule = labels.get(name, f"DBN ({name[len('dbn_') :]})")
+        for i, lv in enumerate(mc["levels"]):
+            exps.append({
+                "rule": rule, "L": L, "level": lv, "small_lattice": mc["flagged"][i],
+                "y_t": mc[f"{name}_y_t"][i], "y_t_err": mc[f"{name}_y_t_err"][i],
+                "y_h": mc[f"{name}_y_h"][i], "y_h_err": mc[f"{name}_y_h_err"][i],
+                "y_t_exact": mc.get("y_t_exact"), "y_h_exact": mc.get("y_h_exact"),
+                "same_configurations": False,  # each rule's MCRG has its own stream
+            })  # fmt: skip
+        if f"{name}_couplings" in mc:
+            c = mc[f"{name}_couplings"]
+            cpls.append({"rule": rule, "L": L, "levels": list(range(len(c["K_nn"]))), **c})
+    net, ex = f"DBN {L}x{L}, K = {m['K']:g}", m["exact_check"]
+    kl = [
+        {"network": net, "level": int(k[5:]), "value": v["value"], "value_err": v["value_err"],
+         "kind": v["kind"], "ais_effective_chains": v["ais_effective_chains"],
+         "ais_chains": m["ais_chains"]}
+        for k, v in m["kl"].items() if isinstance(v, dict)
+    ]  # fmt: skip
+    kl.append({"network": f"independent spins {L}x{L} (zero field)", "level": None,
+               "value": m["kl"]["independent_spins"], "value_err": 0.0, "kind": "reference",
+               "ais_effective_chains": None, "ais_chains": None})  # fmt: skip
+    small = "DBN 4x4 check (enumeration)"
+    for lv, key, err, kind in ((1, "kl_exact", None, "exact"),
+                               (1, "kl_estimate", "kl_estimate_err", "estimate"),
+                               (2, "level2_kl_exact", None, "exact"),
+                               (2, "level2_bound", "level2_bound_err", "upper_bound")):  # fmt: skip
+        kl.append({"network": small, "level": lv, "value": ex[key],
+                   "value_err": ex[err] if err else 0.0, "kind": kind,
+                   "ais_effective_chains": None, "ais_chains": None})  # fmt: skip
+    return {"exponents": exps, "couplings": cpls, "kl": kl}

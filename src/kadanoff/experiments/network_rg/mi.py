@@ -221,8 +221,9 @@ def _mcrg(config: Config, filters: dict[str, Any], seed: Any, progress: bool) ->
     from ..._rng import spawn
     from ...analysis.observables import correlation_function
     from ...ising import K_CRITICAL
-    from ...rg import Compose, CouplingBasis, exponents, fit_couplings, measure
+    from ...rg import Compose, exponents, measure
     from ...rg.mi_rule import MIRule
+    from .summary import level_couplings
 
     out: dict[str, Any] = {}
     for L, stream in zip(config.mcrg_L, spawn(seed, len(config.mcrg_L)), strict=True):
@@ -244,18 +245,9 @@ def _mcrg(config: Config, filters: dict[str, Any], seed: Any, progress: bool) ->
                 r[q], r[f"{q}_err"] = t[f"{q}_full_set"], t[f"{q}_full_set_error"]
                 r["levels"], r["flagged"] = t["levels"], t["flagged_small_lattice"]
                 r[f"{q}_exact"] = t["exact"]
-            cpl: dict[str, list[Any]] = {f"K_{c}": [] for c in COUPLINGS}
-            cpl.update({f"K_{c}_err": [] for c in COUPLINGS})
+            cpl = level_couplings(run.kept, COUPLINGS)
             corr, mags = [], []
             for n, x in enumerate(run.kept):
-                try:
-                    fit = fit_couplings(x, CouplingBasis.square(sides[n], COUPLINGS),
-                                        n_blocks=min(50, len(x))).as_dict()  # fmt: skip
-                except ValueError:
-                    fit = {}
-                for c in COUPLINGS:
-                    cpl[f"K_{c}"].append(fit.get(f"K_{c}"))
-                    cpl[f"K_{c}_err"].append(fit.get(f"K_{c}_error"))
                 g = correlation_function(x)
                 corr.append({"r": [int(k * config.b**n) for k in range(len(g))],
                              "G": g.tolist()})  # fmt: skip
@@ -298,6 +290,8 @@ def compute(
                 "K_field_level1_err": r["couplings"]["K_field_err"][1],
                 "magnetization_level1": r["magnetization"][1],
                 # every level (step 1..n for exponents, 0..n for couplings)
+                "levels_by_step": r["levels"], "small_lattice_by_step": r["flagged"],
+                "y_t_exact": r["y_t_exact"], "y_h_exact": r["y_h_exact"],
                 "y_t_by_step": r["y_t"], "y_t_by_step_err": r["y_t_err"],
                 "y_h_by_step": r["y_h"], "y_h_by_step_err": r["y_h_err"],
                 **{k.replace("_err", "") + "_by_level" + ("_err" if k.endswith("_err") else ""): v
@@ -305,6 +299,13 @@ def compute(
             }  # fmt: skip
     write_json(folder / "metrics.json", metrics)
     return metrics
+
+
+def summary(m: dict[str, Any]) -> dict[str, Any]:
+    """Rows for the network_rg summary (:mod:`.summary`): exponents and couplings by level."""
+    from .mi_claims import summary_of
+
+    return summary_of(m)
 
 
 def plot(folder: Path) -> list[Path]:

@@ -211,3 +211,32 @@ def reading_of(m: dict[str, Any]) -> str:
         "MCRG on the same configurations, symmetric filter: " + "; ".join(mc) + ".",
         fb_text,
     ])  # fmt: skip
+
+
+#: rule labels in the network_rg summary
+RULES = {"majority": "majority", "mi_symmetric": "MI rule (c = 0)",
+         "mi_free_bias": "MI rule (free bias)"}  # fmt: skip
+
+
+def summary_of(m: dict[str, Any]) -> dict[str, Any]:
+    """Exponents per MCRG step and couplings per level of every rule and lattice
+    (:mod:`.summary` rows) from the metrics ``m["mcrg"]["L<L>_<rule>"]``."""
+    exps, cpls = [], []
+    for key, r in m["mcrg"].items():
+        L, rule = key.split("_", 1)
+        L_, name = int(L[1:]), RULES.get(rule, rule)
+        for i, lv in enumerate(r["levels_by_step"]):
+            exps.append({
+                "rule": name, "L": L_, "level": lv,
+                "small_lattice": r["small_lattice_by_step"][i],
+                "y_t": r["y_t_by_step"][i], "y_t_err": r["y_t_by_step_err"][i],
+                "y_h": r["y_h_by_step"][i], "y_h_err": r["y_h_by_step_err"][i],
+                "y_t_exact": r["y_t_exact"], "y_h_exact": r["y_h_exact"],
+                "same_configurations": True,  # every rule replays one seed
+            })  # fmt: skip
+        n = len(r["K_nn_by_level"])
+        c = {"rule": name, "L": L_, "levels": list(range(n))}
+        for q in ("nn", "nnn", "field"):
+            c[f"K_{q}"], c[f"K_{q}_err"] = r[f"K_{q}_by_level"], r[f"K_{q}_by_level_err"]
+        cpls.append(c)
+    return {"exponents": exps, "couplings": cpls}
