@@ -81,6 +81,9 @@ def test_section_tables_figures_and_metrics(parts, tmp_path):
     assert s["kl"][0]["value"] == a["kl"] and s["kl"][0]["part"] == "alpha"
     assert s["couplings"][0]["K_nn"] == a["K_nn"] and s["couplings"][0]["K_field"][1] is None
     assert json.loads((tmp_path / "network_rg" / "summary.json").read_text()) == s
+    # every part's verdicts travel in metrics.json too, each with its part
+    expected = [{"part": k, **row} for k in ("alpha", "beta") for row in parts[k].claims(saved[k])]
+    assert s["claims"] == expected and {c["part"] for c in s["claims"]} == {"alpha", "beta"}
     html = (tmp_path / "report.html").read_text()
     assert "Summary across rules" in html and "skipped: beta" in html
     assert "<caption>MCRG exponents at K_c" in html and "<caption>Distance from an exact RG" in html

@@ -171,6 +171,15 @@ class NetworkRG(Experiment):
 
         parts = {k: m for k, m in metrics.items() if k != SUMMARY}
         summary = strict_json(collect(parts, dict(self._parts(folder))))
+        # every part's verdicts, so metrics.json and the terminal summary carry them too
+        summary["claims"] = [
+            {
+                "part": key,
+                **dict(zip(("claim", "how", "result", "verdict"), _verdict(key, row), strict=True)),
+            }
+            for key, m in parts.items()
+            for row in self._module(key).claims(m)
+        ]
         write_json(folder / "summary.json", summary)
         return summary
 
