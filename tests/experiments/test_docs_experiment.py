@@ -3,9 +3,6 @@ registry's conformance test and runs through `reproduce` into the report (issue 
 
 from __future__ import annotations
 
-import importlib.util
-import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +10,7 @@ import pytest
 import test_experiment_registry as conformance
 from test_report import decode_images
 
+from doc_examples import imported_example, python_blocks
 from kadanoff.experiments import EXPERIMENTS, get_experiment
 from kadanoff.experiments.registry import unregister_experiment
 
@@ -20,27 +18,18 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
 
 
 def _python_blocks() -> list[str]:
-    section = DOC.read_text(encoding="utf-8").split("## Adding an experiment", 1)[1]
-    section = section.split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, re.S)
+    return python_blocks("Adding an experiment")
 
 
 @pytest.fixture
 def example(tmp_path):
     """The example saved as a module file and imported (so it registers itself)."""
     path = tmp_path / "chain_correlation.py"
-    path.write_text(_python_blocks()[0], encoding="utf-8")
-    name = "kadanoff_docs_example_chain_correlation"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
-        yield get_experiment("chain_correlation")
+        with imported_example(_python_blocks()[0], path, "kadanoff_docs_example_chain_correlation"):
+            yield get_experiment("chain_correlation")
     finally:
         unregister_experiment("chain_correlation")
-        sys.modules.pop(name, None)
 
 
 def test_example_conforms(example):

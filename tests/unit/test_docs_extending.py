@@ -3,13 +3,11 @@ check of the sampler conformance test (issue 9, acceptance 3)."""
 
 from __future__ import annotations
 
-import importlib.util
-import re
-import sys
 from pathlib import Path
 
 import pytest
 
+from doc_examples import imported_example, python_blocks
 from kadanoff.ising.samplers import make_sampler, registry
 from sampler_checks import CHECKS
 
@@ -17,28 +15,20 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
 
 
 def _python_blocks() -> list[str]:
-    section = DOC.read_text(encoding="utf-8").split("## Adding a sampler", 1)[1]
-    section = section.split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, re.S)
+    return python_blocks("Adding a sampler")
 
 
 @pytest.fixture
 def toy_spec(tmp_path):
     """The example saved as a module file, imported (so it registers itself)."""
     path = tmp_path / "toy_heatbath.py"
-    path.write_text(_python_blocks()[0], encoding="utf-8")
     name = "kadanoff_docs_example_toy_heatbath"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
-        (found,) = registry.specs_for("toy-heatbath")
-        yield found, path, name
+        with imported_example(_python_blocks()[0], path, name):
+            (found,) = registry.specs_for("toy-heatbath")
+            yield found, path, name
     finally:
         registry.unregister_sampler("toy-heatbath")
-        sys.modules.pop(name, None)
 
 
 def test_example_is_read_from_its_source_like_a_package_module(toy_spec):
