@@ -98,6 +98,11 @@ def test_parts_run_into_subfolders_with_their_own_seeds(parts, tmp_path):
         seeds["alpha"] == network_rg.part_seed(2018, "alpha") != network_rg.part_seed(2019, "alpha")
     )
     assert saved["claims"] == []  # its claims are in its own section, not the paper's table
+    # ... and among the verdicts beyond the paper, each with its experiment and part
+    assert [(v["experiment"], v["source"], v["verdict"]) for v in saved["verdicts"]] == [
+        ("network_rg", "alpha", "agrees"),
+        ("network_rg", "beta", "agrees"),
+    ]
 
 
 def test_report_section_table_figures_and_readings(parts, tmp_path):
@@ -136,3 +141,14 @@ def test_no_parts_yet_is_a_short_section(monkeypatch, tmp_path):
     m = _run(tmp_path)
     assert m["network_rg"] == {}
     assert "No part has been added yet" in (tmp_path / "report.html").read_text()
+
+
+def test_terminal_summary_lists_the_verdicts(parts, tmp_path, capsys):
+    from kadanoff.cli import main
+
+    assert main(["reproduce", "--only", "network_rg", "--out", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    block = out.split("beyond the paper (learned rule vs block spins)", 1)[1]
+    for key in ("alpha", "beta"):
+        assert f"[{key}] {key}: the mean is 0" in block
+    assert block.count("agrees") == 2

@@ -91,13 +91,12 @@ def run(args: argparse.Namespace) -> int:
         text = c["claim"] if len(c["claim"]) <= 68 else c["claim"][:65] + "..."
         print(f"{text:<70} {verdict:>14}")
         print(f"    {c['result']}")
-    learned = (metrics.get("network_rg") or {}).get("summary", {}).get("claims", [])
-    if learned:
+    if metrics.get("verdicts"):
         print()
-        print(f"{'Does the network do RG? (learned rule vs block spins)':<70} {'verdict':>14}")
+        print(f"{'beyond the paper (learned rule vs block spins)':<70} {'verdict':>14}")
         print("-" * 85)
-        for c in learned:
-            text = f"[{c['part']}] {c['claim']}"
+        for c in metrics["verdicts"]:
+            text = f"[{c['source']}] {c['claim']}"
             text = text if len(text) <= 68 else text[:65] + "..."
             print(f"{text:<70} {c['verdict']:>14}")
             print(f"    {c['result']}")

@@ -40,6 +40,7 @@ __all__ = [
     "Figure",
     "ModuleExperiment",
     "Report",
+    "Verdict",
     "config_hash",
     "config_dict",
     "is_done",
@@ -66,11 +67,25 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """A claim beyond the paper's, judged by comparison (a learned rule beside block-spin RG):
+    ``verdict`` is "agrees", "differs" or "inconclusive"; ``source`` names the part that made it."""
+
+    source: str
+    claim: str
+    check: str
+    result: str
+    verdict: str
+
+
+@dataclass(frozen=True)
 class Report:
-    """What an experiment says about its metrics: rows of the opening claims table, its own
-    tables (:class:`kadanoff.experiments.report.Table`) and paragraphs of prose."""
+    """What an experiment says about its metrics: rows of the opening claims table, verdicts of
+    its own comparisons (listed after the paper's claims), its own tables
+    (:class:`kadanoff.experiments.report.Table`) and paragraphs of prose."""
 
     claims: Sequence[Claim] = ()
+    verdicts: Sequence[Verdict] = ()
     tables: Sequence[Table] = ()
     paragraphs: Sequence[str] = ()
 

@@ -63,6 +63,7 @@ def reproduce(
             )
     out.mkdir(parents=True, exist_ok=True)
     claims: list[Claim] = []
+    verdicts: list[dict[str, Any]] = []
     sections: list[Section] = []
     all_metrics: dict[str, Any] = {}
     timings: dict[str, float] = {}
@@ -85,7 +86,9 @@ def reproduce(
         sections.append(exp.section(folder, metrics, config))
         timings[exp.name] = time.perf_counter() - t0
         all_metrics[exp.name] = metrics
-        claims += exp.report(metrics).claims
+        rep = exp.report(metrics)
+        claims += rep.claims
+        verdicts += [{"experiment": exp.name, **dataclasses.asdict(v)} for v in rep.verdicts]
     info = {
         "preset": preset,
         "device": device,
@@ -96,6 +99,7 @@ def reproduce(
     }
     combined = {
         "claims": [dataclasses.asdict(c) for c in claims],
+        "verdicts": verdicts,
         **all_metrics,
         "run": info,
     }

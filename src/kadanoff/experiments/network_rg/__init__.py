@@ -42,7 +42,16 @@ from typing import Any
 import numpy as np
 
 from ...io import strict_json, write_json
-from ..base import Experiment, Figure, Report, config_dict, is_done, load_metrics, mark_done
+from ..base import (
+    Experiment,
+    Figure,
+    Report,
+    Verdict,
+    config_dict,
+    is_done,
+    load_metrics,
+    mark_done,
+)
 from ..registry import register_experiment
 from ..report import Section, Table
 
@@ -108,13 +117,14 @@ class _PartRun:
     seed: int
 
 
-def _verdict(part: str, row: dict[str, Any]) -> list[str]:
+def _checked(part: str, row: dict[str, Any]) -> dict[str, str]:
+    """A part's claim row, refused unless it has exactly the four keys and a known verdict."""
     if set(row) != {"claim", "how", "result", "verdict"} or row["verdict"] not in VERDICTS:
         raise ValueError(
             f"part {part!r} returned the claim {row!r}: a claim has exactly the keys claim, how, "
             f"result and verdict, the verdict one of {', '.join(VERDICTS)}"
         )
-    return [str(row["claim"]), str(row["how"]), str(row["result"]), row["verdict"]]
+    return {k: str(row[k]) for k in ("claim", "how", "result", "verdict")}
 
 
 @register_experiment
@@ -171,17 +181,17 @@ class NetworkRG(Experiment):
 
         parts = {k: m for k, m in metrics.items() if k != SUMMARY}
         summary = strict_json(collect(parts, dict(self._parts(folder))))
-        # every part's verdicts, so metrics.json and the terminal summary carry them too
-        summary["claims"] = [
-            {
-                "part": key,
-                **dict(zip(("claim", "how", "result", "verdict"), _verdict(key, row), strict=True)),
-            }
+        summary["claims"] = self._claims(parts)  # checked once here; report() reads them back
+        write_json(folder / "summary.json", summary)
+        return summary
+
+    def _claims(self, parts: dict[str, Any]) -> list[dict[str, str]]:
+        """Every part's claim rows, checked, each with its part's key."""
+        return [
+            {"part": key, **_checked(key, row)}
             for key, m in parts.items()
             for row in self._module(key).claims(m)
         ]
-        write_json(folder / "summary.json", summary)
-        return summary
 
     def _parts(self, folder: Path) -> list[tuple[str, ModuleType]]:
         import json
@@ -212,18 +222,18 @@ class NetworkRG(Experiment):
     def report(self, metrics: dict[str, Any]) -> Report:
         """The claims table of every part and the introduction; no row in the opening table
         (its claims are the paper's)."""
-        rows = []
-        for key, m in metrics.items():
-            if key == SUMMARY:
-                continue
-            mod = self._module(key)
-            rows += [_verdict(key, row) for row in mod.claims(m)]
+        rows = (metrics.get(SUMMARY) or {}).get("claims")
+        if rows is None:  # metrics cached before the summary carried the claims
+            rows = self._claims({k: m for k, m in metrics.items() if k != SUMMARY})
         table = Table(
             "Does the network do RG? Each learned coarse-graining beside block-spin RG",
             ["claim", "how checked", "result", "verdict"],
-            rows,
+            [[r["claim"], r["how"], r["result"], r["verdict"]] for r in rows],
         )
-        return Report(tables=[table], paragraphs=[INTRO])
+        verdicts = [
+            Verdict(r["part"], r["claim"], r["how"], r["result"], r["verdict"]) for r in rows
+        ]
+        return Report(verdicts=verdicts, tables=[table], paragraphs=[INTRO])
 
     def _module(self, key: str) -> ModuleType:
         names = {_key(n): n for n in PARTS}
